@@ -1,0 +1,34 @@
+//! # hearth-domain
+//!
+//! The vocabulary of Hearth, free of I/O: accounts, records and the access an account has to a
+//! record; items (one FHIR R4 resource inside HealthVault's envelope) with their versions, flags,
+//! links and blobs; the audit entry and change-feed shapes; queries over a record; and the
+//! registry of named data types (Weight, Blood pressure, …) that consent screens speak of.
+//!
+//! ## Layout
+//! - [`ids`]: identifier newtypes.
+//! - [`time`]: [`Timestamp`] (microseconds since the Unix epoch) and the injected [`Clock`].
+//! - [`account`], [`record`]: people and the records they reach.
+//! - [`item`]: the envelope, writes, reads, history.
+//! - [`query`]: filters, ordering and cursors over a record's items.
+//! - [`audit`]: audit entries and the per-record change feed.
+//! - [`datatypes`]: the named data-type registry, classifier, effective dates, units.
+
+pub mod account;
+pub mod audit;
+pub mod datatypes;
+pub mod ids;
+pub mod item;
+pub mod query;
+pub mod record;
+pub mod time;
+
+pub use account::{Account, NewAccount};
+pub use audit::{AuditAction, AuditEntry, AuditOutcome, Change, ChangeKind};
+pub use ids::{AccountId, AppId, ItemId, RecordId};
+pub use item::{
+    Actor, BlobRef, Item, ItemContent, ItemFlags, ItemLink, ItemMeta, ItemState, Stamp, WriteOp,
+};
+pub use query::{Cursor, ItemQuery, Order, Page, StateFilter};
+pub use record::{Access, NewRecord, Record, Relationship};
+pub use time::{Clock, SystemClock, Timestamp};

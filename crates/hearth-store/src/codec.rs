@@ -1,0 +1,126 @@
+//! Encodings shared by the database backends, so both store the same bytes:
+//! - resource bodies are zstd-compressed UTF-8 JSON (the text exactly as prepared);
+//! - the rarely-filled envelope fields (source, note, tags, links, blobs, codes, end date) go in
+//!   one small JSON document, `NULL` when all are empty;
+//! - audit entries' item lists and data types are compact JSON arrays.
+
+use hearth_domain::audit::ItemVersionRef;
+use hearth_domain::{BlobRef, ItemLink, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::{StoreError, StoreResult};
+
+/// zstd level for bodies: fast enough for bulk import, about 3× smaller than the JSON.
+const ZSTD_LEVEL: i32 = 3;
+
+pub fn compress_body(json: &str) -> StoreResult<Vec<u8>> {
+    zstd::bulk::compress(json.as_bytes(), ZSTD_LEVEL).map_err(|e| StoreError::Backend(format!("zstd: {e}")))
+}
+
+pub fn decompress_body(bytes: &[u8]) -> StoreResult<String> {
+    let raw = zstd::stream::decode_all(bytes).map_err(|e| StoreError::Corrupt(format!("zstd: {e}")))?;
+    String::from_utf8(raw).map_err(|e| StoreError::Corrupt(format!("body is not UTF-8: {e}")))
+}
+
+/// Envelope fields that are usually empty.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Extras {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<ItemLink>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<BlobRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+impl Extras {
+    pub fn is_empty(&self) -> bool {
+        *self == Extras::default()
+    }
+
+    pub fn encode(&self) -> Option<String> {
+        (!self.is_empty()).then(|| serde_json::to_string(self).unwrap_or_default())
+    }
+
+    pub fn decode(text: Option<&str>) -> StoreResult<Self> {
+        match text {
+            None => Ok(Extras::default()),
+            Some(t) => serde_json::from_str(t).map_err(|e| StoreError::Corrupt(format!("envelope: {e}"))),
+        }
+    }
+}
+
+pub fn encode_refs(refs: &[ItemVersionRef]) -> String {
+    let mut s = String::with_capacity(refs.len() * 40 + 2);
+    s.push('[');
+    for (i, r) in refs.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push('"');
+        s.push_str(&r.id.0.simple().to_string());
+        s.push('/');
+        s.push_str(&r.version.to_string());
+        s.push('"');
+    }
+    s.push(']');
+    s
+}
+
+pub fn decode_refs(text: &str) -> StoreResult<Vec<ItemVersionRef>> {
+    let raw: Vec<String> = serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("audit items: {e}")))?;
+    raw.iter()
+        .map(|s| {
+            let (id, v) = s.split_once('/').ok_or_else(|| StoreError::Corrupt(format!("audit item {s:?}")))?;
+            Ok(ItemVersionRef {
+                id: id.parse().map_err(|_| StoreError::Corrupt(format!("audit item {s:?}")))?,
+                version: v.parse().map_err(|_| StoreError::Corrupt(format!("audit item {s:?}")))?,
+            })
+        })
+        .collect()
+}
+
+pub fn encode_strings(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+pub fn decode_strings(text: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("string list: {e}")))
+}
+
+/// Splits a `system|code` query into (system, code); `None` system matches any.
+pub fn split_code(q: &str) -> (Option<&str>, &str) {
+    match q.split_once('|') {
+        Some((sys, code)) => (Some(sys), code),
+        None => (None, q),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hearth_domain::ItemId;
+
+    #[test]
+    fn bodies_round_trip_exactly() {
+        let json = r#"{"resourceType":"Observation","valueQuantity":{"value":72.50,"unit":"kg"},"_status":{"extension":[]}}"#;
+        assert_eq!(decompress_body(&compress_body(json).unwrap()).unwrap(), json);
+    }
+
+    #[test]
+    fn refs_round_trip() {
+        let refs = vec![ItemVersionRef { id: ItemId::new(), version: 3 }, ItemVersionRef { id: ItemId::new(), version: 1 }];
+        assert_eq!(decode_refs(&encode_refs(&refs)).unwrap(), refs);
+        assert!(Extras::default().encode().is_none());
+    }
+}

@@ -1,0 +1,27 @@
+//! # hearth-store
+//!
+//! The storage contract: one trait, [`Store`], that every database backend implements (SQLite in
+//! `hearth-store-sqlite`, PostgreSQL in `hearth-store-postgres`), and [`BlobStore`] for named
+//! blobs kept outside the database. Storage applies what the services decided, atomically; it
+//! never decides HTTP statuses or business rules beyond the preconditions it is handed
+//! (expected versions, uniqueness, references that must exist).
+//!
+//! The trait is synchronous: each call blocks the calling thread while doing I/O. Async adapters
+//! call it from `spawn_blocking`. Every method that touches a record's data takes the
+//! [`AuditEntry`] to append in the same transaction.
+//!
+//! ## Layout
+//! - [`contract`]: the [`Store`] trait and its argument and result types.
+//! - [`error`]: [`StoreError`].
+//! - [`blob`]: the blob-store trait and the local-directory implementation.
+//! - [`conformance`]: the test suite every backend runs (`hearth_store::conformance::run_all`).
+
+pub mod blob;
+pub mod conformance;
+pub mod codec;
+pub mod contract;
+pub mod error;
+
+pub use blob::{BlobStore, LocalBlobStore};
+pub use contract::{BatchResult, ExportSink, Store, WriteBatch};
+pub use error::{StoreError, StoreResult};
