@@ -159,26 +159,36 @@ fn audited<T>(
     store: &SqliteStore,
     record: RecordId,
     entry: &AuditEntry,
-    f: impl FnOnce(&Connection, i64) -> StoreResult<(T, Vec<ItemVersionRef>)>,
+    f: impl FnOnce(&Connection, i64) -> StoreResult<(T, Vec<ItemVersionRef>, Vec<String>)>,
 ) -> StoreResult<T> {
     let mut conn = store.writer()?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
     let rk = rk_of(&tx, record)?.ok_or(StoreError::RecordNotFound(record))?;
-    let (value, refs) = f(&tx, rk)?;
-    audit::insert(&tx, entry, Some(rk), &refs)?;
+    let (value, refs, data_types) = f(&tx, rk)?;
+    if entry.data_types.is_empty() && !data_types.is_empty() {
+        let filled = AuditEntry { data_types, ..entry.clone() };
+        audit::insert(&tx, &filled, Some(rk), &refs)?;
+    } else {
+        audit::insert(&tx, entry, Some(rk), &refs)?;
+    }
     tx.commit().map_err(db_err)?;
     Ok(value)
 }
 
-fn refs_of(items: &[Item]) -> Vec<ItemVersionRef> {
-    items.iter().map(|i| ItemVersionRef { id: i.meta.id, version: i.meta.version }).collect()
+/// What a read returned, for its audit entry: item versions and their data types.
+fn refs_of(items: &[Item]) -> (Vec<ItemVersionRef>, Vec<String>) {
+    let refs = items.iter().map(|i| ItemVersionRef { id: i.meta.id, version: i.meta.version }).collect();
+    let mut dts: Vec<String> = items.iter().map(|i| i.meta.data_type.clone()).collect();
+    dts.sort();
+    dts.dedup();
+    (refs, dts)
 }
 
 pub(crate) fn read(store: &SqliteStore, record: RecordId, ids: &[ItemId], entry: &AuditEntry) -> StoreResult<Vec<Item>> {
     audited(store, record, entry, |conn, rk| {
         let items = current_items(store, conn, record, rk, ids, true)?;
-        let refs = refs_of(&items);
-        Ok((items, refs))
+        let (refs, dts) = refs_of(&items);
+        Ok((items, refs, dts))
     })
 }
 
@@ -212,24 +222,24 @@ pub(crate) fn read_version(
 ) -> StoreResult<Option<Item>> {
     audited(store, record, entry, |conn, rk| {
         let item = versions_of(store, conn, record, rk, id, Some(version))?.into_iter().next();
-        let refs = refs_of(item.as_slice());
-        Ok((item, refs))
+        let (refs, dts) = refs_of(item.as_slice());
+        Ok((item, refs, dts))
     })
 }
 
 pub(crate) fn history(store: &SqliteStore, record: RecordId, id: ItemId, entry: &AuditEntry) -> StoreResult<Vec<Item>> {
     audited(store, record, entry, |conn, rk| {
         let items = versions_of(store, conn, record, rk, id, None)?;
-        let refs = refs_of(&items);
-        Ok((items, refs))
+        let (refs, dts) = refs_of(&items);
+        Ok((items, refs, dts))
     })
 }
 
 pub(crate) fn query(store: &SqliteStore, record: RecordId, q: &ItemQuery, entry: &AuditEntry) -> StoreResult<Page> {
     audited(store, record, entry, |conn, rk| {
         let page = run_query(store, conn, record, rk, q)?;
-        let refs = refs_of(&page.items);
-        Ok((page, refs))
+        let (refs, dts) = refs_of(&page.items);
+        Ok((page, refs, dts))
     })
 }
 

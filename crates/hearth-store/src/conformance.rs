@@ -527,6 +527,7 @@ pub fn reads_and_writes_are_audited(store: &dyn Store) {
     assert_eq!(trail[3].items, vec![ItemVersionRef { id, version: 1 }], "a write records what it wrote");
     assert!(trail[1].items.len() >= 2, "a query records every item it returned");
     assert_eq!(trail[2].app, Some(AppId("conformance".into())));
+    assert_eq!(trail[2].data_types, vec!["weight".to_string()], "a read records the data types it returned");
     let reads = store.audit_trail(record.id, &AuditFilter { action: Some(AuditAction::Read), limit: 10, ..Default::default() }).unwrap();
     assert_eq!(reads.len(), 1);
     let page = store.audit_trail(record.id, &AuditFilter { limit: 2, ..Default::default() }).unwrap();

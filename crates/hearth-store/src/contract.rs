@@ -8,8 +8,8 @@
 //! - `expected_version` preconditions, item-id and (writer, client id) uniqueness and `must_exist`
 //!   references are checked inside the transaction.
 //! - Reads return the current version unless a version is asked for; the store fills the audit
-//!   entry's `items` with the versions it returned or wrote and appends it in the same
-//!   transaction.
+//!   entry's `items` with the versions it returned or wrote (and, for reads whose entry names no
+//!   data types, the data types it returned) and appends it in the same transaction.
 //! - Queries and reads by id use indexes; nothing scans all items.
 
 use hearth_domain::audit::{AuditFilter, ItemVersionRef};

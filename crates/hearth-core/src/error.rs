@@ -1,0 +1,134 @@
+//! The services' error type. Each variant has a category; adapters map categories to their own
+//! protocol (HTTP status and OperationOutcome) in one place. Messages are safe to show: internal
+//! details (SQL, file paths, driver text) stay in [`ServiceError::Internal`], which adapters log
+//! and never send.
+
+use hearth_store::StoreError;
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// One problem found in a submitted resource or request, with the FHIRPath-like location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidationIssue {
+    /// OperationOutcome issue type: "structure", "required", "value", "code-invalid", "invalid",
+    /// "not-found", "business-rule", …
+    pub code: &'static str,
+    pub path: String,
+    pub message: String,
+    pub warning: bool,
+}
+
+impl ValidationIssue {
+    pub fn error(code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
+        ValidationIssue { code, path: path.into(), message: message.into(), warning: false }
+    }
+
+    /// The same issue located under a prefix, e.g. `Bundle.entry[3].resource`.
+    pub fn under(mut self, prefix: &str) -> Self {
+        self.path = if self.path.is_empty() { prefix.to_string() } else { format!("{prefix}.{}", self.path) };
+        self
+    }
+}
+
+impl std::fmt::Display for ValidationIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// The kinds of failure, as adapters need to tell them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCategory {
+    /// The request is malformed or the data invalid (400 / 422).
+    Invalid,
+    /// The caller may not do this (403).
+    Forbidden,
+    NotFound,
+    /// A precondition or uniqueness rule failed (409 / 412).
+    Conflict,
+    /// The item is gone for good (410).
+    Gone,
+    /// The backend is not answering (503).
+    Unavailable,
+    /// A bug or an unexpected failure (500).
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid: {}", .0.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<ValidationIssue>),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    VersionConflict(String),
+    #[error("{0}")]
+    Gone(String),
+    #[error("the database is unavailable")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn invalid(code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
+        ServiceError::Invalid(vec![ValidationIssue::error(code, path, message)])
+    }
+
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            ServiceError::Invalid(_) => ErrorCategory::Invalid,
+            ServiceError::Forbidden(_) => ErrorCategory::Forbidden,
+            ServiceError::NotFound(_) => ErrorCategory::NotFound,
+            ServiceError::Conflict(_) | ServiceError::VersionConflict(_) => ErrorCategory::Conflict,
+            ServiceError::Gone(_) => ErrorCategory::Gone,
+            ServiceError::Unavailable(_) => ErrorCategory::Unavailable,
+            ServiceError::Internal(_) => ErrorCategory::Internal,
+        }
+    }
+
+    /// Text safe to show a client and to keep in the audit trail.
+    pub fn public_message(&self) -> String {
+        match self {
+            ServiceError::Internal(_) => "internal error".into(),
+            ServiceError::Unavailable(_) => "the database is unavailable".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::RecordNotFound(id) => ServiceError::NotFound(format!("record {id} not found")),
+            StoreError::ItemNotFound(id) => ServiceError::NotFound(format!("item {id} not found")),
+            StoreError::AccountNotFound => ServiceError::NotFound("account not found".into()),
+            StoreError::DuplicateEmail => ServiceError::Conflict("an account with this email already exists".into()),
+            StoreError::VersionConflict { id, expected, actual } => ServiceError::VersionConflict(format!(
+                "item {id} is at version {actual}; the write expected version {expected}"
+            )),
+            StoreError::DuplicateItem(id) => ServiceError::Conflict(format!("item {id} already exists")),
+            StoreError::DuplicateClientId(c) => {
+                ServiceError::Conflict(format!("client id {c:?} is already used by another item"))
+            }
+            StoreError::MissingReference(id) => ServiceError::Invalid(vec![ValidationIssue::error(
+                "not-found",
+                "",
+                format!("referenced item {id} does not exist in this record"),
+            )]),
+            StoreError::LastCustodian => ServiceError::Conflict("a record must keep at least one custodian".into()),
+            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
+            e @ (StoreError::Corrupt(_) | StoreError::Backend(_) | StoreError::Io(_)) => {
+                ServiceError::Internal(e.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,605 @@
+//! Item services: atomic batches of creates, updates, deletes and restores (possibly spanning
+//! new records, for importers), and the audited reads.
+//!
+//! Rules applied here (healthvault.md §1.4, §2.1, §6.4):
+//! - a create carrying a client id the writer already used in the record is a no-op when the
+//!   content is identical and a new version of that item otherwise;
+//! - an update names the version it replaces (or the current one); the store refuses stale ones;
+//! - read-only items keep their content; the flag is set only at creation;
+//! - a record has exactly one Patient, which cannot be deleted; every local reference must
+//!   resolve to an item of the same record (and a Patient reference to the record's Patient);
+//! - every rejected write is audited as a failure and leaves the store untouched.
+
+use std::collections::{HashMap, HashSet};
+
+use hearth_domain::audit::ItemVersionRef;
+use hearth_domain::{
+    Access, AccountId, Actor, AuditAction, Item, ItemId, ItemMeta, ItemState, Record, RecordId, Relationship,
+    Timestamp, WriteOp,
+};
+use hearth_store::contract::{ChangeSet, ClientIdMatch, NewRecordSpec, WriteBatch};
+use serde_json::Value;
+
+use crate::authz::{Operation, authorize};
+use crate::prepare::{EnvelopeFields, LocalRef, prepare};
+use crate::{Context, ServiceError, ServiceResult, Services, ValidationIssue};
+
+pub use crate::prepare::EnvelopeFields as Envelope;
+
+#[derive(Clone, Debug)]
+pub enum ItemRequest {
+    /// A new item (or, with a known client id, a new version of the writer's item).
+    Create { id: Option<ItemId>, resource: Value, envelope: EnvelopeFields },
+    Update { id: ItemId, expected_version: Option<u32>, resource: Value, envelope: EnvelopeFields },
+    Delete { id: ItemId, expected_version: Option<u32> },
+    Restore { id: ItemId, expected_version: Option<u32> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum WriteOutcome {
+    Created(ItemMeta),
+    Updated(ItemMeta),
+    /// Nothing to do: an identical resubmission, a delete of a deleted item, …
+    Unchanged(ItemMeta),
+    Deleted(ItemMeta),
+    Restored(ItemMeta),
+}
+
+impl WriteOutcome {
+    pub fn meta(&self) -> &ItemMeta {
+        match self {
+            WriteOutcome::Created(m)
+            | WriteOutcome::Updated(m)
+            | WriteOutcome::Unchanged(m)
+            | WriteOutcome::Deleted(m)
+            | WriteOutcome::Restored(m) => m,
+        }
+    }
+}
+
+/// A record to create in the same transaction as the writes.
+#[derive(Clone, Debug)]
+pub struct NewRecordPlan {
+    pub record_id: RecordId,
+    pub patient_item: ItemId,
+    pub display_name: String,
+    pub owner: AccountId,
+    pub relationship: Relationship,
+    pub patient: Value,
+    pub patient_envelope: EnvelopeFields,
+}
+
+/// Writes to one record. `locations` (optional, one per request) prefix issue paths, e.g.
+/// `Bundle.entry[3].resource`.
+#[derive(Clone, Debug)]
+pub struct BatchRequest {
+    pub record: RecordId,
+    pub requests: Vec<ItemRequest>,
+    pub locations: Vec<String>,
+}
+
+impl BatchRequest {
+    pub fn new(record: RecordId, requests: Vec<ItemRequest>) -> Self {
+        BatchRequest { record, requests, locations: vec![] }
+    }
+}
+
+enum Slot {
+    Op(usize, fn(ItemMeta) -> WriteOutcome),
+    Done(WriteOutcome),
+}
+
+struct Target {
+    record: RecordId,
+    patient_item: ItemId,
+    is_new: bool,
+}
+
+impl Services {
+    /// One atomic batch on one record.
+    pub fn write(&self, ctx: &Context, record: RecordId, requests: Vec<ItemRequest>) -> ServiceResult<Vec<WriteOutcome>> {
+        let mut out = self.write_many(ctx, vec![], vec![BatchRequest::new(record, requests)])?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// Creates records and writes items, all in one transaction. Returns the outcomes of each
+    /// batch of `writes`, in order.
+    pub fn write_many(
+        &self,
+        ctx: &Context,
+        new_records: Vec<NewRecordPlan>,
+        writes: Vec<BatchRequest>,
+    ) -> ServiceResult<Vec<Vec<WriteOutcome>>> {
+        let existing: Vec<RecordId> = writes
+            .iter()
+            .map(|w| w.record)
+            .filter(|r| !new_records.iter().any(|n| n.record_id == *r))
+            .collect();
+        let result = self.write_many_inner(ctx, new_records, writes);
+        if let Err(e) = &result {
+            for r in existing {
+                self.audit_failure(ctx, Some(r), AuditAction::Write, vec![], e);
+            }
+        }
+        result
+    }
+
+    fn write_many_inner(
+        &self,
+        ctx: &Context,
+        new_records: Vec<NewRecordPlan>,
+        writes: Vec<BatchRequest>,
+    ) -> ServiceResult<Vec<Vec<WriteOutcome>>> {
+        let actor = ctx.actor();
+        let at = self.now();
+        let mut set = ChangeSet::default();
+        // One entry per batch of `set`: which caller batch it answers, and how many leading slots
+        // (the Patient of a new record) are not the caller's.
+        let mut plans: Vec<(Option<usize>, usize, Vec<Slot>)> = Vec::new();
+        let mut issues = Vec::new();
+        let mut writes: Vec<Option<BatchRequest>> = writes.into_iter().map(Some).collect();
+
+        for plan in new_records {
+            if !ctx.principal.may_create_record_for(plan.owner) {
+                return Err(ServiceError::Forbidden("you may create records only for yourself".into()));
+            }
+            if self.store.account(plan.owner)?.is_none() {
+                return Err(ServiceError::NotFound(format!("account {} not found", plan.owner)));
+            }
+            if plan.display_name.is_empty() {
+                return Err(ServiceError::invalid("required", "name", "a record needs a name"));
+            }
+            let record = Record {
+                id: plan.record_id,
+                display_name: plan.display_name.clone(),
+                patient_item: plan.patient_item,
+                created_at: at,
+                last_seq: 0,
+            };
+            let access = Access {
+                record_id: plan.record_id,
+                account_id: plan.owner,
+                relationship: plan.relationship,
+                custodian: true,
+                granted_at: at,
+            };
+            set.new_records.push(NewRecordSpec {
+                record,
+                access,
+                audit: self.audit_entry(ctx, Some(plan.record_id), AuditAction::CreateRecord),
+            });
+            let mut requests = vec![ItemRequest::patient(plan.patient_item, plan.patient, plan.patient_envelope)];
+            let mut locations = vec!["Patient".to_string()];
+            // Writes aimed at the new record join its first batch.
+            let mut position = None;
+            for (i, w) in writes.iter_mut().enumerate() {
+                if w.as_ref().is_some_and(|w| w.record == plan.record_id) {
+                    let w = w.take().unwrap_or_else(|| BatchRequest::new(plan.record_id, vec![]));
+                    let n = w.requests.len();
+                    let mut locs = w.locations;
+                    locs.resize(n, String::new());
+                    locations.extend(locs);
+                    requests.extend(w.requests);
+                    position = Some((i, n));
+                }
+            }
+            let target = Target { record: plan.record_id, patient_item: plan.patient_item, is_new: true };
+            let batch = BatchRequest { record: plan.record_id, requests, locations };
+            match self.plan_batch(ctx, &actor, at, &target, batch) {
+                Ok((wb, slots)) => {
+                    set.batches.push(wb);
+                    plans.push((position.map(|(i, _)| i), 1, slots));
+                }
+                Err(ServiceError::Invalid(found)) => issues.extend(found),
+                Err(e) => return Err(e),
+            }
+        }
+        for (i, w) in writes.into_iter().enumerate() {
+            let Some(w) = w else { continue };
+            let rec = self.store.record(w.record)?.ok_or_else(|| ServiceError::NotFound(format!("record {} not found", w.record)))?;
+            let target = Target { record: rec.id, patient_item: rec.patient_item, is_new: false };
+            match self.plan_batch(ctx, &actor, at, &target, w) {
+                Ok((wb, slots)) => {
+                    set.batches.push(wb);
+                    plans.push((Some(i), 0, slots));
+                }
+                Err(ServiceError::Invalid(found)) => issues.extend(found),
+                Err(e) => return Err(e),
+            }
+        }
+        if !issues.is_empty() {
+            return Err(ServiceError::Invalid(issues));
+        }
+        // Empty batches (everything unchanged) need no transaction of their own, but the change
+        // set still runs so new records and audit entries land atomically.
+        let results = self.store.apply(&set)?;
+        let mut by_batch: Vec<(usize, Vec<WriteOutcome>)> = Vec::new();
+        for ((caller, skip, slots), result) in plans.into_iter().zip(results) {
+            let Some(i) = caller else { continue };
+            let outcomes = slots
+                .into_iter()
+                .skip(skip)
+                .map(|s| match s {
+                    Slot::Op(k, f) => result.versions.get(k).cloned().map(f).ok_or_else(|| {
+                        ServiceError::Internal("the store returned fewer versions than operations".into())
+                    }),
+                    Slot::Done(o) => Ok(o),
+                })
+                .collect::<ServiceResult<Vec<_>>>()?;
+            by_batch.push((i, outcomes));
+        }
+        by_batch.sort_by_key(|(i, _)| *i);
+        Ok(by_batch.into_iter().map(|(_, o)| o).collect())
+    }
+
+    fn plan_batch(
+        &self,
+        ctx: &Context,
+        actor: &Actor,
+        at: Timestamp,
+        target: &Target,
+        batch: BatchRequest,
+    ) -> ServiceResult<(WriteBatch, Vec<Slot>)> {
+        let record = target.record;
+        let store = &*self.store;
+        if !target.is_new {
+            let mut ops = HashSet::new();
+            for r in &batch.requests {
+                ops.insert(match r {
+                    ItemRequest::Create { .. } => Operation::Create,
+                    ItemRequest::Update { .. } => Operation::Update,
+                    ItemRequest::Delete { .. } => Operation::Delete,
+                    ItemRequest::Restore { .. } => Operation::Restore,
+                });
+            }
+            for op in [Operation::Create, Operation::Update, Operation::Delete, Operation::Restore] {
+                if ops.contains(&op) {
+                    authorize(store, ctx, record, op)?;
+                }
+            }
+        }
+        let writer = actor.writer_key();
+        let location = |i: usize| {
+            batch.locations.get(i).filter(|l| !l.is_empty()).cloned().unwrap_or_else(|| format!("item[{i}]"))
+        };
+
+        // Client ids and current envelopes, looked up in bulk.
+        let mut client_ids = Vec::new();
+        let mut seen_cids = HashSet::new();
+        let mut issues = Vec::new();
+        let mut wanted = Vec::new();
+        for (i, r) in batch.requests.iter().enumerate() {
+            match r {
+                ItemRequest::Create { envelope, .. } => {
+                    if let Some(c) = &envelope.client_id {
+                        if !seen_cids.insert(c.clone()) {
+                            issues.push(ValidationIssue::error("duplicate", location(i), format!("client id {c:?} appears twice in one batch")));
+                        }
+                        client_ids.push(c.clone());
+                    }
+                }
+                ItemRequest::Update { id, .. } | ItemRequest::Delete { id, .. } | ItemRequest::Restore { id, .. } => {
+                    wanted.push(*id)
+                }
+            }
+        }
+        let by_cid: HashMap<String, ClientIdMatch> = if target.is_new || client_ids.is_empty() {
+            HashMap::new()
+        } else {
+            store.find_by_client_ids(record, &writer, &client_ids)?.into_iter().map(|m| (m.client_id.clone(), m)).collect()
+        };
+        let current: HashMap<ItemId, ItemMeta> = if target.is_new || wanted.is_empty() {
+            HashMap::new()
+        } else {
+            store.current_meta(record, &wanted)?.into_iter().map(|m| (m.id, m)).collect()
+        };
+
+        let mut ops = Vec::new();
+        let mut slots = Vec::new();
+        let mut created: HashMap<ItemId, String> = HashMap::new();
+        let mut refs: Vec<(String, LocalRef)> = Vec::new();
+        let mut data_types = Vec::new();
+        for (i, req) in batch.requests.into_iter().enumerate() {
+            let loc = location(i);
+            match req {
+                ItemRequest::Create { id, resource, envelope } => {
+                    let prior = envelope.client_id.as_ref().and_then(|c| by_cid.get(c)).filter(|m| m.meta.state != ItemState::Purged);
+                    let item_id = prior.map(|m| m.meta.id).or(id).unwrap_or_default();
+                    let is_patient = resource.get("resourceType").and_then(Value::as_str) == Some("Patient");
+                    if is_patient && item_id != target.patient_item {
+                        issues.push(ValidationIssue::error(
+                            "business-rule",
+                            loc.clone(),
+                            format!("a record has exactly one Patient (Patient/{}); update it instead of adding another", target.patient_item),
+                        ));
+                        continue;
+                    }
+                    let prepared = match prepare(resource, item_id, &envelope, at) {
+                        Ok(p) => p,
+                        Err(found) => {
+                            issues.extend(found.into_iter().map(|f| f.under(&loc)));
+                            continue;
+                        }
+                    };
+                    match prior {
+                        Some(m) if m.content_hash == prepared.content.content_hash()[..16] => {
+                            slots.push(Slot::Done(WriteOutcome::Unchanged(m.meta.clone())));
+                        }
+                        Some(m) => {
+                            if m.meta.flags.read_only {
+                                issues.push(ValidationIssue::error("business-rule", loc.clone(), "the item is read-only; its content cannot change"));
+                                continue;
+                            }
+                            let mut content = prepared.content;
+                            content.flags.read_only = false;
+                            data_types.push(content.data_type.clone());
+                            refs.extend(prepared.refs.into_iter().map(|r| (loc.clone(), r)));
+                            slots.push(Slot::Op(ops.len(), WriteOutcome::Updated));
+                            ops.push(WriteOp::Update { id: item_id, expected_version: m.meta.version, content });
+                        }
+                        None => {
+                            data_types.push(prepared.content.data_type.clone());
+                            created.insert(item_id, prepared.content.resource_type.clone());
+                            refs.extend(prepared.refs.into_iter().map(|r| (loc.clone(), r)));
+                            slots.push(Slot::Op(ops.len(), WriteOutcome::Created));
+                            ops.push(WriteOp::Create { id: item_id, content: prepared.content });
+                        }
+                    }
+                }
+                ItemRequest::Update { id, expected_version, resource, envelope } => {
+                    let Some(meta) = current.get(&id) else {
+                        return Err(ServiceError::NotFound(format!("item {id} not found")));
+                    };
+                    if meta.state == ItemState::Purged {
+                        return Err(ServiceError::Gone(format!("item {id} was permanently removed")));
+                    }
+                    let prepared = match prepare(resource, id, &envelope, at) {
+                        Ok(p) => p,
+                        Err(found) => {
+                            issues.extend(found.into_iter().map(|f| f.under(&loc)));
+                            continue;
+                        }
+                    };
+                    let mut content = prepared.content;
+                    if content.resource_type != meta.resource_type {
+                        issues.push(ValidationIssue::error(
+                            "invalid",
+                            loc.clone(),
+                            format!("item {id} holds a {}; it cannot become a {}", meta.resource_type, content.resource_type),
+                        ));
+                        continue;
+                    }
+                    if envelope.flags.read_only && !meta.flags.read_only {
+                        issues.push(ValidationIssue::error("business-rule", loc.clone(), "the read-only flag can be set only when an item is created"));
+                        continue;
+                    }
+                    content.flags.read_only = meta.flags.read_only;
+                    if meta.flags.read_only && !self.same_body(ctx, record, id, &content.body)? {
+                        issues.push(ValidationIssue::error("business-rule", loc.clone(), "the item is read-only; only its tags, note and end date can change"));
+                        continue;
+                    }
+                    if content.client_id.is_none() {
+                        content.client_id = meta.client_id.clone();
+                    }
+                    data_types.push(content.data_type.clone());
+                    refs.extend(prepared.refs.into_iter().map(|r| (loc.clone(), r)));
+                    slots.push(Slot::Op(ops.len(), WriteOutcome::Updated));
+                    ops.push(WriteOp::Update { id, expected_version: expected_version.unwrap_or(meta.version), content });
+                }
+                ItemRequest::Delete { id, expected_version } | ItemRequest::Restore { id, expected_version } => {
+                    let Some(meta) = current.get(&id) else {
+                        return Err(ServiceError::NotFound(format!("item {id} not found")));
+                    };
+                    if meta.state == ItemState::Purged {
+                        return Err(ServiceError::Gone(format!("item {id} was permanently removed")));
+                    }
+                    let deleting = matches!(req, ItemRequest::Delete { .. });
+                    if deleting && id == target.patient_item {
+                        issues.push(ValidationIssue::error("business-rule", loc.clone(), "the record's Patient cannot be deleted"));
+                        continue;
+                    }
+                    let expected = expected_version.unwrap_or(meta.version);
+                    let already = if deleting { ItemState::Deleted } else { ItemState::Active };
+                    data_types.push(meta.data_type.clone());
+                    if meta.state == already && expected == meta.version {
+                        slots.push(Slot::Done(WriteOutcome::Unchanged(meta.clone())));
+                    } else if deleting {
+                        slots.push(Slot::Op(ops.len(), WriteOutcome::Deleted));
+                        ops.push(WriteOp::Delete { id, expected_version: expected });
+                    } else {
+                        slots.push(Slot::Op(ops.len(), WriteOutcome::Restored));
+                        ops.push(WriteOp::Restore { id, expected_version: expected });
+                    }
+                }
+            }
+        }
+
+        // References must resolve inside the record.
+        let mut lookup = Vec::new();
+        for (loc, r) in &refs {
+            if r.resource_type == "Patient" && r.id != target.patient_item {
+                issues.push(ValidationIssue::error(
+                    "not-found",
+                    format!("{loc}.{}", r.path),
+                    format!("refers to Patient/{}, which is not this record's Patient (Patient/{})", r.id, target.patient_item),
+                ));
+            } else if let Some(rt) = created.get(&r.id) {
+                if *rt != r.resource_type {
+                    issues.push(ValidationIssue::error("not-found", format!("{loc}.{}", r.path), format!("refers to {}/{} but that item is a {rt}", r.resource_type, r.id)));
+                }
+            } else if r.id != target.patient_item || !target.is_new {
+                lookup.push(r.id);
+            }
+        }
+        lookup.sort();
+        lookup.dedup();
+        let found: HashMap<ItemId, ItemMeta> = if lookup.is_empty() || target.is_new {
+            HashMap::new()
+        } else {
+            store.current_meta(record, &lookup)?.into_iter().map(|m| (m.id, m)).collect()
+        };
+        let mut must_exist = Vec::new();
+        for (loc, r) in &refs {
+            if created.contains_key(&r.id) || (target.is_new && r.id == target.patient_item) {
+                continue;
+            }
+            match found.get(&r.id) {
+                Some(m) if m.state != ItemState::Purged && m.resource_type == r.resource_type => must_exist.push(r.id),
+                Some(m) if m.state != ItemState::Purged => issues.push(ValidationIssue::error(
+                    "not-found",
+                    format!("{loc}.{}", r.path),
+                    format!("refers to {}/{} but that item is a {}", r.resource_type, r.id, m.resource_type),
+                )),
+                _ => issues.push(ValidationIssue::error(
+                    "not-found",
+                    format!("{loc}.{}", r.path),
+                    format!("reference {}/{} does not resolve to an item of this record", r.resource_type, r.id),
+                )),
+            }
+        }
+        if !issues.is_empty() {
+            return Err(ServiceError::Invalid(issues));
+        }
+        must_exist.sort();
+        must_exist.dedup();
+        data_types.sort();
+        data_types.dedup();
+        let action = if !ops.is_empty() && ops.iter().all(|o| matches!(o, WriteOp::Delete { .. })) {
+            AuditAction::Delete
+        } else if !ops.is_empty() && ops.iter().all(|o| matches!(o, WriteOp::Restore { .. })) {
+            AuditAction::Restore
+        } else {
+            AuditAction::Write
+        };
+        let mut audit = self.audit_entry(ctx, Some(record), action);
+        audit.data_types = data_types;
+        Ok((WriteBatch { record, actor: actor.clone(), at, ops, must_exist, audit }, slots))
+    }
+
+    /// Whether the stored body of a (read-only) item equals `body`.
+    fn same_body(&self, ctx: &Context, record: RecordId, id: ItemId, body: &str) -> ServiceResult<bool> {
+        let entry = self.audit_entry(ctx, Some(record), AuditAction::Read);
+        let items = self.store.read(record, &[id], &entry)?;
+        Ok(items.first().and_then(|i| i.body.as_deref()) == Some(body))
+    }
+
+    // ---- reads ----------------------------------------------------------------------------
+
+    /// Current versions of items; ids that do not exist (or that `ctx` may not see) are left out.
+    pub fn read(&self, ctx: &Context, record: RecordId, ids: &[ItemId]) -> ServiceResult<Vec<Item>> {
+        self.audited(ctx, Some(record), AuditAction::Read, || {
+            authorize(&*self.store, ctx, record, Operation::Read)?;
+            let items = self.store.read(record, ids, &self.audit_entry(ctx, Some(record), AuditAction::Read))?;
+            Ok(self.visible(ctx, items))
+        })
+    }
+
+    /// One item, current version; "not found" if absent, "gone" if purged.
+    pub fn read_one(&self, ctx: &Context, record: RecordId, id: ItemId) -> ServiceResult<Item> {
+        let item = self.read(ctx, record, &[id])?.pop().ok_or_else(|| ServiceError::NotFound(format!("item {id} not found")))?;
+        if item.meta.state == ItemState::Purged {
+            return Err(ServiceError::Gone(format!("item {id} was permanently removed")));
+        }
+        Ok(item)
+    }
+
+    pub fn read_version(&self, ctx: &Context, record: RecordId, id: ItemId, version: u32) -> ServiceResult<Item> {
+        self.audited(ctx, Some(record), AuditAction::Read, || {
+            authorize(&*self.store, ctx, record, Operation::History)?;
+            let entry = self.audit_entry(ctx, Some(record), AuditAction::Read);
+            self.store
+                .read_version(record, id, version, &entry)?
+                .ok_or_else(|| ServiceError::NotFound(format!("item {id} has no version {version}")))
+        })
+    }
+
+    /// Every version of an item, newest first (custodians).
+    pub fn history(&self, ctx: &Context, record: RecordId, id: ItemId) -> ServiceResult<Vec<Item>> {
+        self.audited(ctx, Some(record), AuditAction::History, || {
+            authorize(&*self.store, ctx, record, Operation::History)?;
+            let items = self.store.history(record, id, &self.audit_entry(ctx, Some(record), AuditAction::History))?;
+            if items.is_empty() {
+                return Err(ServiceError::NotFound(format!("item {id} not found")));
+            }
+            Ok(items)
+        })
+    }
+
+    pub fn query(&self, ctx: &Context, record: RecordId, query: &hearth_domain::ItemQuery) -> ServiceResult<hearth_domain::Page> {
+        self.audited(ctx, Some(record), AuditAction::Query, || {
+            authorize(&*self.store, ctx, record, Operation::Read)?;
+            let mut q = query.clone();
+            q.include_personal = q.include_personal && ctx.sees_personal();
+            let mut entry = self.audit_entry(ctx, Some(record), AuditAction::Query);
+            entry.data_types = q.data_types.clone();
+            Ok(self.store.query(record, &q, &entry)?)
+        })
+    }
+
+    pub fn changes(&self, ctx: &Context, record: RecordId, after: i64, limit: u32) -> ServiceResult<Vec<hearth_domain::Change>> {
+        authorize(&*self.store, ctx, record, Operation::Read)?;
+        Ok(self.store.changes(record, after, limit)?)
+    }
+
+    pub fn audit_trail(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        filter: &hearth_domain::audit::AuditFilter,
+    ) -> ServiceResult<Vec<hearth_domain::AuditEntry>> {
+        self.audited(ctx, Some(record), AuditAction::ReadAudit, || {
+            authorize(&*self.store, ctx, record, Operation::ReadAudit)?;
+            let trail = self.store.audit_trail(record, filter)?;
+            self.store.append_audit(&self.audit_entry(ctx, Some(record), AuditAction::ReadAudit))?;
+            Ok(trail)
+        })
+    }
+
+    /// Permanently removes an item's content (custodians). Blobs are content-addressed and may
+    /// be shared, so they stay until a blob sweep finds them unreferenced.
+    pub fn purge(&self, ctx: &Context, record: RecordId, id: ItemId) -> ServiceResult<ItemMeta> {
+        self.audited(ctx, Some(record), AuditAction::Purge, || {
+            authorize(&*self.store, ctx, record, Operation::Purge)?;
+            let rec = self.store.record(record)?.ok_or_else(|| ServiceError::NotFound(format!("record {record} not found")))?;
+            if rec.patient_item == id {
+                return Err(ServiceError::invalid("business-rule", "", "the record's Patient cannot be removed"));
+            }
+            let mut entry = self.audit_entry(ctx, Some(record), AuditAction::Purge);
+            entry.items = vec![ItemVersionRef { id, version: 0 }];
+            Ok(self.store.purge(record, id, &ctx.actor(), self.now(), &entry)?)
+        })
+    }
+
+    fn visible(&self, ctx: &Context, items: Vec<Item>) -> Vec<Item> {
+        if ctx.sees_personal() {
+            items
+        } else {
+            items.into_iter().filter(|i| !i.meta.flags.personal).collect()
+        }
+    }
+}
+
+impl Services {
+    /// Streams a whole record (every version, every audit entry) to `sink`; custodians and the
+    /// operator only. The export itself is audited.
+    pub fn export(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        sink: &mut dyn hearth_store::ExportSink,
+    ) -> ServiceResult<hearth_domain::Record> {
+        self.audited(ctx, Some(record), AuditAction::Export, || {
+            authorize(&*self.store, ctx, record, Operation::ReadAudit)?;
+            let rec = self.store.record(record)?.ok_or_else(|| ServiceError::NotFound(format!("record {record} not found")))?;
+            self.store.export(record, sink)?;
+            self.store.append_audit(&self.audit_entry(ctx, Some(record), AuditAction::Export))?;
+            Ok(rec)
+        })
+    }
+
+    /// Every access to a record, for exports and record pages.
+    pub fn accesses(&self, ctx: &Context, record: RecordId) -> ServiceResult<Vec<Access>> {
+        authorize(&*self.store, ctx, record, Operation::Read)?;
+        Ok(self.store.accesses(record)?)
+    }
+}

@@ -1,0 +1,29 @@
+//! # hearth-core
+//!
+//! The services: where Hearth's rules live. Adapters (HTTP, CLI, importers) call these; these call
+//! the [`hearth_store::Store`] contract. Every data access passes the one authorisation check in
+//! [`authz`], every read and write is audited (successes in the same transaction as the data,
+//! failures on their own), and every resource written is validated as FHIR R4 and against its
+//! data type's rules before anything is stored.
+//!
+//! ## Layout
+//! - [`error`]: [`ServiceError`], the one error type of this layer, with its category.
+//! - [`context`]: [`Context`], who is acting.
+//! - [`authz`]: the authorisation decision.
+//! - [`prepare`]: from a FHIR resource to the content of an item (validate, classify, references).
+//! - [`items`]: create, update, delete, restore, purge, read, history, query, changes.
+//! - [`people`]: accounts, records and access.
+//! - [`services`]: [`Services`], the handle adapters hold.
+
+pub mod authz;
+pub mod context;
+pub mod error;
+pub mod items;
+pub mod people;
+pub mod prepare;
+pub mod services;
+
+pub use context::Context;
+pub use error::{ErrorCategory, ServiceError, ServiceResult, ValidationIssue};
+pub use items::{ItemRequest, Envelope, WriteOutcome};
+pub use services::Services;

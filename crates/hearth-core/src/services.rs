@@ -1,0 +1,106 @@
+//! [`Services`]: the handle every adapter holds. It carries the store, the blob store and the
+//! clock, all passed in (nothing global), so tests can run several configurations side by side.
+
+use std::sync::Arc;
+
+use hearth_domain::audit::ItemVersionRef;
+use hearth_domain::{AuditAction, AuditEntry, AuditOutcome, Clock, RecordId, Timestamp};
+use hearth_store::{BlobStore, Store};
+
+use crate::{Context, ServiceError};
+
+#[derive(Clone)]
+pub struct Services {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Services {
+    pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>, clock: Arc<dyn Clock>) -> Self {
+        Services { store, blobs, clock }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    pub fn blobs(&self) -> &dyn BlobStore {
+        &*self.blobs
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// A success entry for `ctx` doing `action` on `record`; the store fills in the items.
+    pub(crate) fn audit_entry(&self, ctx: &Context, record: Option<RecordId>, action: AuditAction) -> AuditEntry {
+        let actor = ctx.actor();
+        AuditEntry {
+            id: 0,
+            at: self.now(),
+            account: actor.account,
+            app: actor.app,
+            online: actor.online,
+            record,
+            action,
+            items: vec![],
+            data_types: vec![],
+            outcome: AuditOutcome::Success,
+        }
+    }
+
+    /// Records a refused or failed request. Failing to write the entry is logged, never hidden:
+    /// the original error is what the caller sees.
+    pub(crate) fn audit_failure(
+        &self,
+        ctx: &Context,
+        record: Option<RecordId>,
+        action: AuditAction,
+        items: Vec<ItemVersionRef>,
+        err: &ServiceError,
+    ) {
+        let mut e = self.audit_entry(ctx, record, action);
+        e.items = items;
+        e.outcome = AuditOutcome::Failure(err.public_message());
+        // The record may not exist (the failure may be exactly that): keep the entry unattached.
+        if let Some(r) = record {
+            if matches!(self.store.record(r), Ok(None)) {
+                e.record = None;
+            }
+        }
+        if let Err(aerr) = self.store.append_audit(&e) {
+            tracing::error!(error = %aerr, "could not append a failure audit entry");
+        }
+    }
+
+    /// Runs `f`; on error appends a failure entry for it.
+    pub(crate) fn audited<T>(
+        &self,
+        ctx: &Context,
+        record: Option<RecordId>,
+        action: AuditAction,
+        f: impl FnOnce() -> Result<T, ServiceError>,
+    ) -> Result<T, ServiceError> {
+        let r = f();
+        if let Err(e) = &r {
+            self.audit_failure(ctx, record, action, vec![], e);
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use hearth_domain::SystemClock;
+    use hearth_store::LocalBlobStore;
+    use hearth_store_sqlite::SqliteStore;
+
+    pub(crate) fn sqlite_services() -> (Services, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("hearth.db")).unwrap();
+        let blobs = LocalBlobStore::open_dir(dir.path().join("blobs")).unwrap();
+        (Services::new(Arc::new(store), Arc::new(blobs), Arc::new(SystemClock)), dir)
+    }
+}
