@@ -33,7 +33,10 @@ pub enum Operation {
 
 impl Operation {
     fn custodian_only(self) -> bool {
-        matches!(self, Operation::Purge | Operation::History | Operation::ReadAudit | Operation::ManageAccess)
+        matches!(
+            self,
+            Operation::Purge | Operation::History | Operation::ReadAudit | Operation::ManageAccess
+        )
     }
 }
 
@@ -45,20 +48,30 @@ pub struct Decision {
 
 /// Allows or refuses `op` on `record` for `ctx`. A person without access gets "not found", so
 /// the existence of records they cannot reach is not revealed.
-pub fn authorize(store: &dyn Store, ctx: &Context, record: RecordId, op: Operation) -> ServiceResult<Decision> {
+pub fn authorize(
+    store: &dyn Store,
+    ctx: &Context,
+    record: RecordId,
+    op: Operation,
+) -> ServiceResult<Decision> {
     match &ctx.principal {
         Principal::Operator | Principal::Tool(_) => Ok(Decision { access: None }),
         Principal::Person(account) => {
-            let access = store.accesses(record)?.into_iter().find(|a| a.account_id == *account);
+            let access = store
+                .accesses(record)?
+                .into_iter()
+                .find(|a| a.account_id == *account);
             match access {
                 None => Err(ServiceError::NotFound(format!("record {record} not found"))),
-                Some(a) if op.custodian_only() && !a.custodian => {
-                    Err(ServiceError::Forbidden("only a custodian of this record may do this".into()))
-                }
+                Some(a) if op.custodian_only() && !a.custodian => Err(ServiceError::Forbidden(
+                    "only a custodian of this record may do this".into(),
+                )),
                 Some(a) => Ok(Decision { access: Some(a) }),
             }
         }
-        Principal::App { .. } => Err(ServiceError::Forbidden("this app has no authorisation for this record".into())),
+        Principal::App { .. } => Err(ServiceError::Forbidden(
+            "this app has no authorisation for this record".into(),
+        )),
     }
 }
 
@@ -73,24 +86,42 @@ mod tests {
         let op = Context::operator();
         let ann = svc.create_account(&op, "ann@example.org", "Ann").unwrap();
         let bob = svc.create_account(&op, "bob@example.org", "Bob").unwrap();
-        let rec = svc.create_record(&op, ann.id, "Ann", Relationship::SelfRecord, None).unwrap();
+        let rec = svc
+            .create_record(&op, ann.id, "Ann", Relationship::SelfRecord, None)
+            .unwrap();
         let store = svc.store();
         assert!(authorize(store, &Context::person(ann.id), rec.id, Operation::Purge).is_ok());
         assert!(matches!(
             authorize(store, &Context::person(bob.id), rec.id, Operation::Read),
             Err(ServiceError::NotFound(_))
         ));
-        svc.grant_access(&Context::person(ann.id), rec.id, bob.id, Relationship::Spouse, false).unwrap();
+        svc.grant_access(
+            &Context::person(ann.id),
+            rec.id,
+            bob.id,
+            Relationship::Spouse,
+            false,
+        )
+        .unwrap();
         assert!(authorize(store, &Context::person(bob.id), rec.id, Operation::Read).is_ok());
         assert!(authorize(store, &Context::person(bob.id), rec.id, Operation::Update).is_ok());
-        for op in [Operation::Purge, Operation::History, Operation::ReadAudit, Operation::ManageAccess] {
+        for op in [
+            Operation::Purge,
+            Operation::History,
+            Operation::ReadAudit,
+            Operation::ManageAccess,
+        ] {
             assert!(matches!(
                 authorize(store, &Context::person(bob.id), rec.id, op),
                 Err(ServiceError::Forbidden(_))
             ));
         }
         let app = Context {
-            principal: Principal::App { app: hearth_domain::AppId("x".into()), account: Some(ann.id), online: true },
+            principal: Principal::App {
+                app: hearth_domain::AppId("x".into()),
+                account: Some(ann.id),
+                online: true,
+            },
         };
         assert!(authorize(store, &app, rec.id, Operation::Read).is_err());
     }

@@ -14,7 +14,11 @@ pub enum Principal {
     /// A signed-in person acting through Hearth's own pages.
     Person(AccountId),
     /// An app, for a person (online) or on its own with the person's standing grant (offline).
-    App { app: AppId, account: Option<AccountId>, online: bool },
+    App {
+        app: AppId,
+        account: Option<AccountId>,
+        online: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,17 +28,23 @@ pub struct Context {
 
 impl Context {
     pub fn operator() -> Self {
-        Context { principal: Principal::Operator }
+        Context {
+            principal: Principal::Operator,
+        }
     }
 
     /// The operator acting under a named tool (e.g. the importer), so its writes have their own
     /// client-id scope and show in the audit trail under that name.
     pub fn tool(name: &str) -> Self {
-        Context { principal: Principal::Tool(name.into()) }
+        Context {
+            principal: Principal::Tool(name.into()),
+        }
     }
 
     pub fn person(account: AccountId) -> Self {
-        Context { principal: Principal::Person(account) }
+        Context {
+            principal: Principal::Person(account),
+        }
     }
 
     pub fn actor(&self) -> Actor {

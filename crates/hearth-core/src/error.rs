@@ -20,12 +20,21 @@ pub struct ValidationIssue {
 
 impl ValidationIssue {
     pub fn error(code: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
-        ValidationIssue { code, path: path.into(), message: message.into(), warning: false }
+        ValidationIssue {
+            code,
+            path: path.into(),
+            message: message.into(),
+            warning: false,
+        }
     }
 
     /// The same issue located under a prefix, e.g. `Bundle.entry[3].resource`.
     pub fn under(mut self, prefix: &str) -> Self {
-        self.path = if self.path.is_empty() { prefix.to_string() } else { format!("{prefix}.{}", self.path) };
+        self.path = if self.path.is_empty() {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{}", self.path)
+        };
         self
     }
 }
@@ -111,7 +120,9 @@ impl From<StoreError> for ServiceError {
             StoreError::RecordNotFound(id) => ServiceError::NotFound(format!("record {id} not found")),
             StoreError::ItemNotFound(id) => ServiceError::NotFound(format!("item {id} not found")),
             StoreError::AccountNotFound => ServiceError::NotFound("account not found".into()),
-            StoreError::DuplicateEmail => ServiceError::Conflict("an account with this email already exists".into()),
+            StoreError::DuplicateEmail => {
+                ServiceError::Conflict("an account with this email already exists".into())
+            }
             StoreError::VersionConflict { id, expected, actual } => ServiceError::VersionConflict(format!(
                 "item {id} is at version {actual}; the write expected version {expected}"
             )),
@@ -124,7 +135,9 @@ impl From<StoreError> for ServiceError {
                 "",
                 format!("referenced item {id} does not exist in this record"),
             )]),
-            StoreError::LastCustodian => ServiceError::Conflict("a record must keep at least one custodian".into()),
+            StoreError::LastCustodian => {
+                ServiceError::Conflict("a record must keep at least one custodian".into())
+            }
             StoreError::Unavailable(m) => ServiceError::Unavailable(m),
             e @ (StoreError::Corrupt(_) | StoreError::Backend(_) | StoreError::Io(_)) => {
                 ServiceError::Internal(e.to_string())

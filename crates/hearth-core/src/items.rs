@@ -29,10 +29,25 @@ pub use crate::prepare::EnvelopeFields as Envelope;
 #[derive(Clone, Debug)]
 pub enum ItemRequest {
     /// A new item (or, with a known client id, a new version of the writer's item).
-    Create { id: Option<ItemId>, resource: Value, envelope: EnvelopeFields },
-    Update { id: ItemId, expected_version: Option<u32>, resource: Value, envelope: EnvelopeFields },
-    Delete { id: ItemId, expected_version: Option<u32> },
-    Restore { id: ItemId, expected_version: Option<u32> },
+    Create {
+        id: Option<ItemId>,
+        resource: Value,
+        envelope: EnvelopeFields,
+    },
+    Update {
+        id: ItemId,
+        expected_version: Option<u32>,
+        resource: Value,
+        envelope: EnvelopeFields,
+    },
+    Delete {
+        id: ItemId,
+        expected_version: Option<u32>,
+    },
+    Restore {
+        id: ItemId,
+        expected_version: Option<u32>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -80,13 +95,17 @@ pub struct BatchRequest {
 
 impl BatchRequest {
     pub fn new(record: RecordId, requests: Vec<ItemRequest>) -> Self {
-        BatchRequest { record, requests, locations: vec![] }
+        BatchRequest {
+            record,
+            requests,
+            locations: vec![],
+        }
     }
 }
 
 enum Slot {
     Op(usize, fn(ItemMeta) -> WriteOutcome),
-    Done(WriteOutcome),
+    Done(Box<WriteOutcome>),
 }
 
 struct Target {
@@ -97,7 +116,12 @@ struct Target {
 
 impl Services {
     /// One atomic batch on one record.
-    pub fn write(&self, ctx: &Context, record: RecordId, requests: Vec<ItemRequest>) -> ServiceResult<Vec<WriteOutcome>> {
+    pub fn write(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        requests: Vec<ItemRequest>,
+    ) -> ServiceResult<Vec<WriteOutcome>> {
         let mut out = self.write_many(ctx, vec![], vec![BatchRequest::new(record, requests)])?;
         Ok(out.pop().unwrap_or_default())
     }
@@ -141,10 +165,15 @@ impl Services {
 
         for plan in new_records {
             if !ctx.principal.may_create_record_for(plan.owner) {
-                return Err(ServiceError::Forbidden("you may create records only for yourself".into()));
+                return Err(ServiceError::Forbidden(
+                    "you may create records only for yourself".into(),
+                ));
             }
             if self.store.account(plan.owner)?.is_none() {
-                return Err(ServiceError::NotFound(format!("account {} not found", plan.owner)));
+                return Err(ServiceError::NotFound(format!(
+                    "account {} not found",
+                    plan.owner
+                )));
             }
             if plan.display_name.is_empty() {
                 return Err(ServiceError::invalid("required", "name", "a record needs a name"));
@@ -168,13 +197,19 @@ impl Services {
                 access,
                 audit: self.audit_entry(ctx, Some(plan.record_id), AuditAction::CreateRecord),
             });
-            let mut requests = vec![ItemRequest::patient(plan.patient_item, plan.patient, plan.patient_envelope)];
+            let mut requests = vec![ItemRequest::patient(
+                plan.patient_item,
+                plan.patient,
+                plan.patient_envelope,
+            )];
             let mut locations = vec!["Patient".to_string()];
             // Writes aimed at the new record join its first batch.
             let mut position = None;
             for (i, w) in writes.iter_mut().enumerate() {
                 if w.as_ref().is_some_and(|w| w.record == plan.record_id) {
-                    let w = w.take().unwrap_or_else(|| BatchRequest::new(plan.record_id, vec![]));
+                    let w = w
+                        .take()
+                        .unwrap_or_else(|| BatchRequest::new(plan.record_id, vec![]));
                     let n = w.requests.len();
                     let mut locs = w.locations;
                     locs.resize(n, String::new());
@@ -183,8 +218,16 @@ impl Services {
                     position = Some((i, n));
                 }
             }
-            let target = Target { record: plan.record_id, patient_item: plan.patient_item, is_new: true };
-            let batch = BatchRequest { record: plan.record_id, requests, locations };
+            let target = Target {
+                record: plan.record_id,
+                patient_item: plan.patient_item,
+                is_new: true,
+            };
+            let batch = BatchRequest {
+                record: plan.record_id,
+                requests,
+                locations,
+            };
             match self.plan_batch(ctx, &actor, at, &target, batch) {
                 Ok((wb, slots)) => {
                     set.batches.push(wb);
@@ -196,8 +239,15 @@ impl Services {
         }
         for (i, w) in writes.into_iter().enumerate() {
             let Some(w) = w else { continue };
-            let rec = self.store.record(w.record)?.ok_or_else(|| ServiceError::NotFound(format!("record {} not found", w.record)))?;
-            let target = Target { record: rec.id, patient_item: rec.patient_item, is_new: false };
+            let rec = self
+                .store
+                .record(w.record)?
+                .ok_or_else(|| ServiceError::NotFound(format!("record {} not found", w.record)))?;
+            let target = Target {
+                record: rec.id,
+                patient_item: rec.patient_item,
+                is_new: false,
+            };
             match self.plan_batch(ctx, &actor, at, &target, w) {
                 Ok((wb, slots)) => {
                     set.batches.push(wb);
@@ -223,7 +273,7 @@ impl Services {
                     Slot::Op(k, f) => result.versions.get(k).cloned().map(f).ok_or_else(|| {
                         ServiceError::Internal("the store returned fewer versions than operations".into())
                     }),
-                    Slot::Done(o) => Ok(o),
+                    Slot::Done(o) => Ok(*o),
                 })
                 .collect::<ServiceResult<Vec<_>>>()?;
             by_batch.push((i, outcomes));
@@ -252,7 +302,12 @@ impl Services {
                     ItemRequest::Restore { .. } => Operation::Restore,
                 });
             }
-            for op in [Operation::Create, Operation::Update, Operation::Delete, Operation::Restore] {
+            for op in [
+                Operation::Create,
+                Operation::Update,
+                Operation::Delete,
+                Operation::Restore,
+            ] {
                 if ops.contains(&op) {
                     authorize(store, ctx, record, op)?;
                 }
@@ -260,7 +315,12 @@ impl Services {
         }
         let writer = actor.writer_key();
         let location = |i: usize| {
-            batch.locations.get(i).filter(|l| !l.is_empty()).cloned().unwrap_or_else(|| format!("item[{i}]"))
+            batch
+                .locations
+                .get(i)
+                .filter(|l| !l.is_empty())
+                .cloned()
+                .unwrap_or_else(|| format!("item[{i}]"))
         };
 
         // Client ids and current envelopes, looked up in bulk.
@@ -273,25 +333,37 @@ impl Services {
                 ItemRequest::Create { envelope, .. } => {
                     if let Some(c) = &envelope.client_id {
                         if !seen_cids.insert(c.clone()) {
-                            issues.push(ValidationIssue::error("duplicate", location(i), format!("client id {c:?} appears twice in one batch")));
+                            issues.push(ValidationIssue::error(
+                                "duplicate",
+                                location(i),
+                                format!("client id {c:?} appears twice in one batch"),
+                            ));
                         }
                         client_ids.push(c.clone());
                     }
                 }
-                ItemRequest::Update { id, .. } | ItemRequest::Delete { id, .. } | ItemRequest::Restore { id, .. } => {
-                    wanted.push(*id)
-                }
+                ItemRequest::Update { id, .. }
+                | ItemRequest::Delete { id, .. }
+                | ItemRequest::Restore { id, .. } => wanted.push(*id),
             }
         }
         let by_cid: HashMap<String, ClientIdMatch> = if target.is_new || client_ids.is_empty() {
             HashMap::new()
         } else {
-            store.find_by_client_ids(record, &writer, &client_ids)?.into_iter().map(|m| (m.client_id.clone(), m)).collect()
+            store
+                .find_by_client_ids(record, &writer, &client_ids)?
+                .into_iter()
+                .map(|m| (m.client_id.clone(), m))
+                .collect()
         };
         let current: HashMap<ItemId, ItemMeta> = if target.is_new || wanted.is_empty() {
             HashMap::new()
         } else {
-            store.current_meta(record, &wanted)?.into_iter().map(|m| (m.id, m)).collect()
+            store
+                .current_meta(record, &wanted)?
+                .into_iter()
+                .map(|m| (m.id, m))
+                .collect()
         };
 
         let mut ops = Vec::new();
@@ -302,8 +374,16 @@ impl Services {
         for (i, req) in batch.requests.into_iter().enumerate() {
             let loc = location(i);
             match req {
-                ItemRequest::Create { id, resource, envelope } => {
-                    let prior = envelope.client_id.as_ref().and_then(|c| by_cid.get(c)).filter(|m| m.meta.state != ItemState::Purged);
+                ItemRequest::Create {
+                    id,
+                    resource,
+                    envelope,
+                } => {
+                    let prior = envelope
+                        .client_id
+                        .as_ref()
+                        .and_then(|c| by_cid.get(c))
+                        .filter(|m| m.meta.state != ItemState::Purged);
                     let item_id = prior.map(|m| m.meta.id).or(id).unwrap_or_default();
                     let is_patient = resource.get("resourceType").and_then(Value::as_str) == Some("Patient");
                     if is_patient && item_id != target.patient_item {
@@ -323,11 +403,15 @@ impl Services {
                     };
                     match prior {
                         Some(m) if m.content_hash == prepared.content.content_hash()[..16] => {
-                            slots.push(Slot::Done(WriteOutcome::Unchanged(m.meta.clone())));
+                            slots.push(Slot::Done(Box::new(WriteOutcome::Unchanged(m.meta.clone()))));
                         }
                         Some(m) => {
                             if m.meta.flags.read_only {
-                                issues.push(ValidationIssue::error("business-rule", loc.clone(), "the item is read-only; its content cannot change"));
+                                issues.push(ValidationIssue::error(
+                                    "business-rule",
+                                    loc.clone(),
+                                    "the item is read-only; its content cannot change",
+                                ));
                                 continue;
                             }
                             let mut content = prepared.content;
@@ -335,18 +419,30 @@ impl Services {
                             data_types.push(content.data_type.clone());
                             refs.extend(prepared.refs.into_iter().map(|r| (loc.clone(), r)));
                             slots.push(Slot::Op(ops.len(), WriteOutcome::Updated));
-                            ops.push(WriteOp::Update { id: item_id, expected_version: m.meta.version, content });
+                            ops.push(WriteOp::Update {
+                                id: item_id,
+                                expected_version: m.meta.version,
+                                content,
+                            });
                         }
                         None => {
                             data_types.push(prepared.content.data_type.clone());
                             created.insert(item_id, prepared.content.resource_type.clone());
                             refs.extend(prepared.refs.into_iter().map(|r| (loc.clone(), r)));
                             slots.push(Slot::Op(ops.len(), WriteOutcome::Created));
-                            ops.push(WriteOp::Create { id: item_id, content: prepared.content });
+                            ops.push(WriteOp::Create {
+                                id: item_id,
+                                content: prepared.content,
+                            });
                         }
                     }
                 }
-                ItemRequest::Update { id, expected_version, resource, envelope } => {
+                ItemRequest::Update {
+                    id,
+                    expected_version,
+                    resource,
+                    envelope,
+                } => {
                     let Some(meta) = current.get(&id) else {
                         return Err(ServiceError::NotFound(format!("item {id} not found")));
                     };
@@ -365,17 +461,28 @@ impl Services {
                         issues.push(ValidationIssue::error(
                             "invalid",
                             loc.clone(),
-                            format!("item {id} holds a {}; it cannot become a {}", meta.resource_type, content.resource_type),
+                            format!(
+                                "item {id} holds a {}; it cannot become a {}",
+                                meta.resource_type, content.resource_type
+                            ),
                         ));
                         continue;
                     }
                     if envelope.flags.read_only && !meta.flags.read_only {
-                        issues.push(ValidationIssue::error("business-rule", loc.clone(), "the read-only flag can be set only when an item is created"));
+                        issues.push(ValidationIssue::error(
+                            "business-rule",
+                            loc.clone(),
+                            "the read-only flag can be set only when an item is created",
+                        ));
                         continue;
                     }
                     content.flags.read_only = meta.flags.read_only;
                     if meta.flags.read_only && !self.same_body(ctx, record, id, &content.body)? {
-                        issues.push(ValidationIssue::error("business-rule", loc.clone(), "the item is read-only; only its tags, note and end date can change"));
+                        issues.push(ValidationIssue::error(
+                            "business-rule",
+                            loc.clone(),
+                            "the item is read-only; only its tags, note and end date can change",
+                        ));
                         continue;
                     }
                     if content.client_id.is_none() {
@@ -384,9 +491,14 @@ impl Services {
                     data_types.push(content.data_type.clone());
                     refs.extend(prepared.refs.into_iter().map(|r| (loc.clone(), r)));
                     slots.push(Slot::Op(ops.len(), WriteOutcome::Updated));
-                    ops.push(WriteOp::Update { id, expected_version: expected_version.unwrap_or(meta.version), content });
+                    ops.push(WriteOp::Update {
+                        id,
+                        expected_version: expected_version.unwrap_or(meta.version),
+                        content,
+                    });
                 }
-                ItemRequest::Delete { id, expected_version } | ItemRequest::Restore { id, expected_version } => {
+                ItemRequest::Delete { id, expected_version }
+                | ItemRequest::Restore { id, expected_version } => {
                     let Some(meta) = current.get(&id) else {
                         return Err(ServiceError::NotFound(format!("item {id} not found")));
                     };
@@ -395,20 +507,34 @@ impl Services {
                     }
                     let deleting = matches!(req, ItemRequest::Delete { .. });
                     if deleting && id == target.patient_item {
-                        issues.push(ValidationIssue::error("business-rule", loc.clone(), "the record's Patient cannot be deleted"));
+                        issues.push(ValidationIssue::error(
+                            "business-rule",
+                            loc.clone(),
+                            "the record's Patient cannot be deleted",
+                        ));
                         continue;
                     }
                     let expected = expected_version.unwrap_or(meta.version);
-                    let already = if deleting { ItemState::Deleted } else { ItemState::Active };
+                    let already = if deleting {
+                        ItemState::Deleted
+                    } else {
+                        ItemState::Active
+                    };
                     data_types.push(meta.data_type.clone());
                     if meta.state == already && expected == meta.version {
-                        slots.push(Slot::Done(WriteOutcome::Unchanged(meta.clone())));
+                        slots.push(Slot::Done(Box::new(WriteOutcome::Unchanged(meta.clone()))));
                     } else if deleting {
                         slots.push(Slot::Op(ops.len(), WriteOutcome::Deleted));
-                        ops.push(WriteOp::Delete { id, expected_version: expected });
+                        ops.push(WriteOp::Delete {
+                            id,
+                            expected_version: expected,
+                        });
                     } else {
                         slots.push(Slot::Op(ops.len(), WriteOutcome::Restored));
-                        ops.push(WriteOp::Restore { id, expected_version: expected });
+                        ops.push(WriteOp::Restore {
+                            id,
+                            expected_version: expected,
+                        });
                     }
                 }
             }
@@ -421,11 +547,18 @@ impl Services {
                 issues.push(ValidationIssue::error(
                     "not-found",
                     format!("{loc}.{}", r.path),
-                    format!("refers to Patient/{}, which is not this record's Patient (Patient/{})", r.id, target.patient_item),
+                    format!(
+                        "refers to Patient/{}, which is not this record's Patient (Patient/{})",
+                        r.id, target.patient_item
+                    ),
                 ));
             } else if let Some(rt) = created.get(&r.id) {
                 if *rt != r.resource_type {
-                    issues.push(ValidationIssue::error("not-found", format!("{loc}.{}", r.path), format!("refers to {}/{} but that item is a {rt}", r.resource_type, r.id)));
+                    issues.push(ValidationIssue::error(
+                        "not-found",
+                        format!("{loc}.{}", r.path),
+                        format!("refers to {}/{} but that item is a {rt}", r.resource_type, r.id),
+                    ));
                 }
             } else if r.id != target.patient_item || !target.is_new {
                 lookup.push(r.id);
@@ -436,7 +569,11 @@ impl Services {
         let found: HashMap<ItemId, ItemMeta> = if lookup.is_empty() || target.is_new {
             HashMap::new()
         } else {
-            store.current_meta(record, &lookup)?.into_iter().map(|m| (m.id, m)).collect()
+            store
+                .current_meta(record, &lookup)?
+                .into_iter()
+                .map(|m| (m.id, m))
+                .collect()
         };
         let mut must_exist = Vec::new();
         for (loc, r) in &refs {
@@ -444,16 +581,24 @@ impl Services {
                 continue;
             }
             match found.get(&r.id) {
-                Some(m) if m.state != ItemState::Purged && m.resource_type == r.resource_type => must_exist.push(r.id),
+                Some(m) if m.state != ItemState::Purged && m.resource_type == r.resource_type => {
+                    must_exist.push(r.id)
+                }
                 Some(m) if m.state != ItemState::Purged => issues.push(ValidationIssue::error(
                     "not-found",
                     format!("{loc}.{}", r.path),
-                    format!("refers to {}/{} but that item is a {}", r.resource_type, r.id, m.resource_type),
+                    format!(
+                        "refers to {}/{} but that item is a {}",
+                        r.resource_type, r.id, m.resource_type
+                    ),
                 )),
                 _ => issues.push(ValidationIssue::error(
                     "not-found",
                     format!("{loc}.{}", r.path),
-                    format!("reference {}/{} does not resolve to an item of this record", r.resource_type, r.id),
+                    format!(
+                        "reference {}/{} does not resolve to an item of this record",
+                        r.resource_type, r.id
+                    ),
                 )),
             }
         }
@@ -473,7 +618,17 @@ impl Services {
         };
         let mut audit = self.audit_entry(ctx, Some(record), action);
         audit.data_types = data_types;
-        Ok((WriteBatch { record, actor: actor.clone(), at, ops, must_exist, audit }, slots))
+        Ok((
+            WriteBatch {
+                record,
+                actor: actor.clone(),
+                at,
+                ops,
+                must_exist,
+                audit,
+            },
+            slots,
+        ))
     }
 
     /// Whether the stored body of a (read-only) item equals `body`.
@@ -489,21 +644,34 @@ impl Services {
     pub fn read(&self, ctx: &Context, record: RecordId, ids: &[ItemId]) -> ServiceResult<Vec<Item>> {
         self.audited(ctx, Some(record), AuditAction::Read, || {
             authorize(&*self.store, ctx, record, Operation::Read)?;
-            let items = self.store.read(record, ids, &self.audit_entry(ctx, Some(record), AuditAction::Read))?;
+            let items = self.store.read(
+                record,
+                ids,
+                &self.audit_entry(ctx, Some(record), AuditAction::Read),
+            )?;
             Ok(self.visible(ctx, items))
         })
     }
 
     /// One item, current version; "not found" if absent, "gone" if purged.
     pub fn read_one(&self, ctx: &Context, record: RecordId, id: ItemId) -> ServiceResult<Item> {
-        let item = self.read(ctx, record, &[id])?.pop().ok_or_else(|| ServiceError::NotFound(format!("item {id} not found")))?;
+        let item = self
+            .read(ctx, record, &[id])?
+            .pop()
+            .ok_or_else(|| ServiceError::NotFound(format!("item {id} not found")))?;
         if item.meta.state == ItemState::Purged {
             return Err(ServiceError::Gone(format!("item {id} was permanently removed")));
         }
         Ok(item)
     }
 
-    pub fn read_version(&self, ctx: &Context, record: RecordId, id: ItemId, version: u32) -> ServiceResult<Item> {
+    pub fn read_version(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        id: ItemId,
+        version: u32,
+    ) -> ServiceResult<Item> {
         self.audited(ctx, Some(record), AuditAction::Read, || {
             authorize(&*self.store, ctx, record, Operation::History)?;
             let entry = self.audit_entry(ctx, Some(record), AuditAction::Read);
@@ -517,7 +685,11 @@ impl Services {
     pub fn history(&self, ctx: &Context, record: RecordId, id: ItemId) -> ServiceResult<Vec<Item>> {
         self.audited(ctx, Some(record), AuditAction::History, || {
             authorize(&*self.store, ctx, record, Operation::History)?;
-            let items = self.store.history(record, id, &self.audit_entry(ctx, Some(record), AuditAction::History))?;
+            let items = self.store.history(
+                record,
+                id,
+                &self.audit_entry(ctx, Some(record), AuditAction::History),
+            )?;
             if items.is_empty() {
                 return Err(ServiceError::NotFound(format!("item {id} not found")));
             }
@@ -525,7 +697,12 @@ impl Services {
         })
     }
 
-    pub fn query(&self, ctx: &Context, record: RecordId, query: &hearth_domain::ItemQuery) -> ServiceResult<hearth_domain::Page> {
+    pub fn query(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        query: &hearth_domain::ItemQuery,
+    ) -> ServiceResult<hearth_domain::Page> {
         self.audited(ctx, Some(record), AuditAction::Query, || {
             authorize(&*self.store, ctx, record, Operation::Read)?;
             let mut q = query.clone();
@@ -536,7 +713,13 @@ impl Services {
         })
     }
 
-    pub fn changes(&self, ctx: &Context, record: RecordId, after: i64, limit: u32) -> ServiceResult<Vec<hearth_domain::Change>> {
+    pub fn changes(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        after: i64,
+        limit: u32,
+    ) -> ServiceResult<Vec<hearth_domain::Change>> {
         authorize(&*self.store, ctx, record, Operation::Read)?;
         Ok(self.store.changes(record, after, limit)?)
     }
@@ -550,7 +733,8 @@ impl Services {
         self.audited(ctx, Some(record), AuditAction::ReadAudit, || {
             authorize(&*self.store, ctx, record, Operation::ReadAudit)?;
             let trail = self.store.audit_trail(record, filter)?;
-            self.store.append_audit(&self.audit_entry(ctx, Some(record), AuditAction::ReadAudit))?;
+            self.store
+                .append_audit(&self.audit_entry(ctx, Some(record), AuditAction::ReadAudit))?;
             Ok(trail)
         })
     }
@@ -560,9 +744,16 @@ impl Services {
     pub fn purge(&self, ctx: &Context, record: RecordId, id: ItemId) -> ServiceResult<ItemMeta> {
         self.audited(ctx, Some(record), AuditAction::Purge, || {
             authorize(&*self.store, ctx, record, Operation::Purge)?;
-            let rec = self.store.record(record)?.ok_or_else(|| ServiceError::NotFound(format!("record {record} not found")))?;
+            let rec = self
+                .store
+                .record(record)?
+                .ok_or_else(|| ServiceError::NotFound(format!("record {record} not found")))?;
             if rec.patient_item == id {
-                return Err(ServiceError::invalid("business-rule", "", "the record's Patient cannot be removed"));
+                return Err(ServiceError::invalid(
+                    "business-rule",
+                    "",
+                    "the record's Patient cannot be removed",
+                ));
             }
             let mut entry = self.audit_entry(ctx, Some(record), AuditAction::Purge);
             entry.items = vec![ItemVersionRef { id, version: 0 }];
@@ -590,9 +781,13 @@ impl Services {
     ) -> ServiceResult<hearth_domain::Record> {
         self.audited(ctx, Some(record), AuditAction::Export, || {
             authorize(&*self.store, ctx, record, Operation::ReadAudit)?;
-            let rec = self.store.record(record)?.ok_or_else(|| ServiceError::NotFound(format!("record {record} not found")))?;
+            let rec = self
+                .store
+                .record(record)?
+                .ok_or_else(|| ServiceError::NotFound(format!("record {record} not found")))?;
             self.store.export(record, sink)?;
-            self.store.append_audit(&self.audit_entry(ctx, Some(record), AuditAction::Export))?;
+            self.store
+                .append_audit(&self.audit_entry(ctx, Some(record), AuditAction::Export))?;
             Ok(rec)
         })
     }
@@ -601,5 +796,39 @@ impl Services {
     pub fn accesses(&self, ctx: &Context, record: RecordId) -> ServiceResult<Vec<Access>> {
         authorize(&*self.store, ctx, record, Operation::Read)?;
         Ok(self.store.accesses(record)?)
+    }
+}
+
+impl Services {
+    /// The writer's items carrying these client ids (for importers mapping source ids).
+    pub fn find_by_client_ids(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        client_ids: &[String],
+    ) -> ServiceResult<Vec<hearth_store::contract::ClientIdMatch>> {
+        authorize(&*self.store, ctx, record, Operation::Read)?;
+        Ok(self
+            .store
+            .find_by_client_ids(record, &ctx.actor().writer_key(), client_ids)?)
+    }
+
+    /// A record `owner` reaches whose Patient this writer created with `client_id`.
+    pub fn record_by_patient_client_id(
+        &self,
+        ctx: &Context,
+        owner: AccountId,
+        client_id: &str,
+    ) -> ServiceResult<Option<RecordId>> {
+        let found = self
+            .store
+            .record_by_patient_client_id(owner, &ctx.actor().writer_key(), client_id)?;
+        match found {
+            Some(r) => {
+                authorize(&*self.store, ctx, r, Operation::Read)?;
+                Ok(Some(r))
+            }
+            None => Ok(None),
+        }
     }
 }

@@ -25,5 +25,5 @@ pub mod services;
 
 pub use context::Context;
 pub use error::{ErrorCategory, ServiceError, ServiceResult, ValidationIssue};
-pub use items::{ItemRequest, Envelope, WriteOutcome};
+pub use items::{Envelope, ItemRequest, WriteOutcome};
 pub use services::Services;

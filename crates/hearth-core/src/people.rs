@@ -15,29 +15,44 @@ impl Services {
     pub fn create_account(&self, ctx: &Context, email: &str, display_name: &str) -> ServiceResult<Account> {
         self.audited(ctx, None, AuditAction::CreateAccount, || {
             if !matches!(ctx.principal, Principal::Operator | Principal::Tool(_)) {
-                return Err(ServiceError::Forbidden("only the operator creates accounts here".into()));
+                return Err(ServiceError::Forbidden(
+                    "only the operator creates accounts here".into(),
+                ));
             }
-            let email = normalize_email(email)
-                .ok_or_else(|| ServiceError::invalid("value", "email", format!("{email:?} is not an email address")))?;
+            let email = normalize_email(email).ok_or_else(|| {
+                ServiceError::invalid("value", "email", format!("{email:?} is not an email address"))
+            })?;
             let display_name = display_name.trim();
             if display_name.is_empty() {
-                return Err(ServiceError::invalid("required", "name", "a display name is required"));
+                return Err(ServiceError::invalid(
+                    "required",
+                    "name",
+                    "a display name is required",
+                ));
             }
-            let account =
-                Account { id: AccountId::new(), email, display_name: display_name.into(), created_at: self.now() };
-            self.store.create_account(&account, &self.audit_entry(ctx, None, AuditAction::CreateAccount))?;
+            let account = Account {
+                id: AccountId::new(),
+                email,
+                display_name: display_name.into(),
+                created_at: self.now(),
+            };
+            self.store
+                .create_account(&account, &self.audit_entry(ctx, None, AuditAction::CreateAccount))?;
             Ok(account)
         })
     }
 
     pub fn account_by_email(&self, email: &str) -> ServiceResult<Option<Account>> {
-        let Some(email) = normalize_email(email) else { return Ok(None) };
+        let Some(email) = normalize_email(email) else {
+            return Ok(None);
+        };
         Ok(self.store.account_by_email(&email)?)
     }
 
     /// The account for `email`, or a clear "not found" naming it.
     pub fn require_account(&self, email: &str) -> ServiceResult<Account> {
-        self.account_by_email(email)?.ok_or_else(|| ServiceError::NotFound(format!("no account with email {email}")))
+        self.account_by_email(email)?
+            .ok_or_else(|| ServiceError::NotFound(format!("no account with email {email}")))
     }
 
     /// Creates a record owned by `owner` (custodian). `patient` is the record's Patient resource;
@@ -56,12 +71,16 @@ impl Services {
             display_name: display_name.trim().to_string(),
             owner,
             relationship,
-            patient: patient.unwrap_or_else(|| json!({"resourceType": "Patient", "name": [{"text": display_name.trim()}]})),
+            patient: patient.unwrap_or_else(
+                || json!({"resourceType": "Patient", "name": [{"text": display_name.trim()}]}),
+            ),
             patient_envelope: EnvelopeFields::default(),
         };
         let id = plan.record_id;
         self.write_many(ctx, vec![plan], vec![])?;
-        self.store.record(id)?.ok_or_else(|| ServiceError::Internal(format!("record {id} vanished after creation")))
+        self.store
+            .record(id)?
+            .ok_or_else(|| ServiceError::Internal(format!("record {id} vanished after creation")))
     }
 
     /// Records `ctx` may see: every record for the operator, or the person's own.
@@ -81,7 +100,9 @@ impl Services {
 
     pub fn record(&self, ctx: &Context, id: RecordId) -> ServiceResult<Record> {
         authorize(&*self.store, ctx, id, Operation::Read)?;
-        self.store.record(id)?.ok_or_else(|| ServiceError::NotFound(format!("record {id} not found")))
+        self.store
+            .record(id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("record {id} not found")))
     }
 
     /// Gives `account` access to a record (or changes it). Custodians and the operator only.
@@ -95,8 +116,17 @@ impl Services {
     ) -> ServiceResult<Access> {
         self.audited(ctx, Some(record), AuditAction::GrantAccess, || {
             authorize(&*self.store, ctx, record, Operation::ManageAccess)?;
-            let access = Access { record_id: record, account_id: account, relationship, custodian, granted_at: self.now() };
-            self.store.put_access(&access, &self.audit_entry(ctx, Some(record), AuditAction::GrantAccess))?;
+            let access = Access {
+                record_id: record,
+                account_id: account,
+                relationship,
+                custodian,
+                granted_at: self.now(),
+            };
+            self.store.put_access(
+                &access,
+                &self.audit_entry(ctx, Some(record), AuditAction::GrantAccess),
+            )?;
             Ok(access)
         })
     }
@@ -104,7 +134,11 @@ impl Services {
     pub fn remove_access(&self, ctx: &Context, record: RecordId, account: AccountId) -> ServiceResult<()> {
         self.audited(ctx, Some(record), AuditAction::RevokeAccess, || {
             authorize(&*self.store, ctx, record, Operation::ManageAccess)?;
-            Ok(self.store.remove_access(record, account, &self.audit_entry(ctx, Some(record), AuditAction::RevokeAccess))?)
+            Ok(self.store.remove_access(
+                record,
+                account,
+                &self.audit_entry(ctx, Some(record), AuditAction::RevokeAccess),
+            )?)
         })
     }
 }
@@ -122,6 +156,10 @@ impl Principal {
 
 impl ItemRequest {
     pub(crate) fn patient(id: ItemId, resource: Value, envelope: EnvelopeFields) -> Self {
-        ItemRequest::Create { id: Some(id), resource, envelope }
+        ItemRequest::Create {
+            id: Some(id),
+            resource,
+            envelope,
+        }
     }
 }

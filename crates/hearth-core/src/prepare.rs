@@ -51,19 +51,27 @@ pub fn prepare(
     now: Timestamp,
 ) -> Result<Prepared, Vec<ValidationIssue>> {
     let Some(obj) = resource.as_object() else {
-        return Err(vec![ValidationIssue::error("structure", "", "a resource must be a JSON object")]);
+        return Err(vec![ValidationIssue::error(
+            "structure",
+            "",
+            "a resource must be a JSON object",
+        )]);
     };
     let Some(rt) = obj.get("resourceType").and_then(Value::as_str).map(str::to_owned) else {
-        return Err(vec![ValidationIssue::error("required", "", "missing \"resourceType\"")]);
+        return Err(vec![ValidationIssue::error(
+            "required",
+            "",
+            "missing \"resourceType\"",
+        )]);
     };
-    if let Some(cid) = &env.client_id {
-        if cid.is_empty() || cid.len() > MAX_CLIENT_ID {
-            return Err(vec![ValidationIssue::error(
-                "value",
-                "client-id",
-                format!("a client id must have 1 to {MAX_CLIENT_ID} characters"),
-            )]);
-        }
+    if let Some(cid) = &env.client_id
+        && (cid.is_empty() || cid.len() > MAX_CLIENT_ID)
+    {
+        return Err(vec![ValidationIssue::error(
+            "value",
+            "client-id",
+            format!("a client id must have 1 to {MAX_CLIENT_ID} characters"),
+        )]);
     }
     // The envelope owns the id and the version metadata; set them before validating so an
     // incoming id of another server's form is not held against the writer.
@@ -90,9 +98,11 @@ pub fn prepare(
     let mut refs = Vec::new();
     for site in hearth_fhir::references(&resource) {
         match parse_local_ref(&site.reference) {
-            RefKind::Local(resource_type, item) => {
-                refs.push(LocalRef { path: site.path, resource_type, id: item })
-            }
+            RefKind::Local(resource_type, item) => refs.push(LocalRef {
+                path: site.path,
+                resource_type,
+                id: item,
+            }),
             RefKind::External | RefKind::Contained => {}
             RefKind::Unresolvable(why) => issues.push(ValidationIssue::error(
                 "not-found",
@@ -112,7 +122,11 @@ pub fn prepare(
         end_date: env.end_date.or_else(|| datatypes::end_date(&resource)),
         codes: datatypes::primary_codes(&resource),
         body: serde_json::to_string(&resource).map_err(|e| {
-            vec![ValidationIssue::error("invalid", "", format!("resource cannot be serialised: {e}"))]
+            vec![ValidationIssue::error(
+                "invalid",
+                "",
+                format!("resource cannot be serialised: {e}"),
+            )]
         })?,
         flags: env.flags,
         source: env.source.clone(),
@@ -127,7 +141,9 @@ pub fn prepare(
 
 /// Puts `"id"` right after `"resourceType"`, replacing any id the writer sent.
 fn set_id(resource: &mut Value, rt: &str, id: ItemId) {
-    let Some(obj) = resource.as_object_mut() else { return };
+    let Some(obj) = resource.as_object_mut() else {
+        return;
+    };
     let old = std::mem::take(obj);
     let mut new = Map::with_capacity(old.len() + 1);
     new.insert("resourceType".into(), Value::String(rt.into()));
@@ -141,17 +157,19 @@ fn set_id(resource: &mut Value, rt: &str, id: ItemId) {
 }
 
 fn strip_envelope_meta(resource: &mut Value) {
-    let Some(obj) = resource.as_object_mut() else { return };
+    let Some(obj) = resource.as_object_mut() else {
+        return;
+    };
     let empty = match obj.get_mut("meta").and_then(Value::as_object_mut) {
         Some(meta) => {
-            meta.remove("versionId");
-            meta.remove("lastUpdated");
+            meta.shift_remove("versionId");
+            meta.shift_remove("lastUpdated");
             meta.is_empty()
         }
         None => false,
     };
     if empty {
-        obj.remove("meta");
+        obj.shift_remove("meta");
     }
 }
 
@@ -205,8 +223,13 @@ mod tests {
         let p = prepare(weight("72.50"), id, &EnvelopeFields::default(), Timestamp(0)).unwrap();
         assert_eq!(p.content.data_type, "weight");
         assert!(p.content.body.contains("\"value\":72.50"), "{}", p.content.body);
-        assert!(p.content.body.starts_with(&format!(r#"{{"resourceType":"Observation","id":"{id}","meta":{{"source":"s"}}"#)));
-        assert_eq!(p.content.effective, hearth_domain::datatypes::parse_fhir_datetime("2024-03-01T08:00:00Z").unwrap());
+        assert!(p.content.body.starts_with(&format!(
+            r#"{{"resourceType":"Observation","id":"{id}","meta":{{"source":"s"}}"#
+        )));
+        assert_eq!(
+            p.content.effective,
+            hearth_domain::datatypes::parse_fhir_datetime("2024-03-01T08:00:00Z").unwrap()
+        );
         assert_eq!(p.content.codes, vec!["http://loinc.org|29463-7".to_string()]);
     }
 
@@ -216,7 +239,10 @@ mod tests {
         w["valueQuantity"]["code"] = json!("cm");
         w["valueQuantity"]["unit"] = json!("cm");
         let issues = prepare(w, ItemId::new(), &EnvelopeFields::default(), Timestamp(0)).unwrap_err();
-        assert!(issues.iter().any(|i| i.path.contains("valueQuantity.code")), "{issues:?}");
+        assert!(
+            issues.iter().any(|i| i.path.contains("valueQuantity.code")),
+            "{issues:?}"
+        );
 
         let mut w = weight("72.5");
         w["statuss"] = json!("final");

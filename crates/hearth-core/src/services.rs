@@ -34,7 +34,12 @@ impl Services {
     }
 
     /// A success entry for `ctx` doing `action` on `record`; the store fills in the items.
-    pub(crate) fn audit_entry(&self, ctx: &Context, record: Option<RecordId>, action: AuditAction) -> AuditEntry {
+    pub(crate) fn audit_entry(
+        &self,
+        ctx: &Context,
+        record: Option<RecordId>,
+        action: AuditAction,
+    ) -> AuditEntry {
         let actor = ctx.actor();
         AuditEntry {
             id: 0,
@@ -64,10 +69,10 @@ impl Services {
         e.items = items;
         e.outcome = AuditOutcome::Failure(err.public_message());
         // The record may not exist (the failure may be exactly that): keep the entry unattached.
-        if let Some(r) = record {
-            if matches!(self.store.record(r), Ok(None)) {
-                e.record = None;
-            }
+        if let Some(r) = record
+            && matches!(self.store.record(r), Ok(None))
+        {
+            e.record = None;
         }
         if let Err(aerr) = self.store.append_audit(&e) {
             tracing::error!(error = %aerr, "could not append a failure audit entry");
@@ -101,6 +106,9 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("hearth.db")).unwrap();
         let blobs = LocalBlobStore::open_dir(dir.path().join("blobs")).unwrap();
-        (Services::new(Arc::new(store), Arc::new(blobs), Arc::new(SystemClock)), dir)
+        (
+            Services::new(Arc::new(store), Arc::new(blobs), Arc::new(SystemClock)),
+            dir,
+        )
     }
 }

@@ -39,7 +39,10 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(normalize_email(" Ann@Example.ORG ").as_deref(), Some("ann@example.org"));
+        assert_eq!(
+            normalize_email(" Ann@Example.ORG ").as_deref(),
+            Some("ann@example.org")
+        );
         assert_eq!(normalize_email("no-at-sign"), None);
         assert_eq!(normalize_email("a@"), None);
         assert_eq!(normalize_email("a b@c.d"), None);

@@ -53,8 +53,21 @@ impl AuditAction {
     pub fn parse(s: &str) -> Option<Self> {
         use AuditAction::*;
         [
-            CreateAccount, CreateRecord, UpdateRecord, GrantAccess, RevokeAccess, Read, Query, History,
-            Write, Delete, Restore, Purge, Import, Export, ReadAudit,
+            CreateAccount,
+            CreateRecord,
+            UpdateRecord,
+            GrantAccess,
+            RevokeAccess,
+            Read,
+            Query,
+            History,
+            Write,
+            Delete,
+            Restore,
+            Purge,
+            Import,
+            Export,
+            ReadAudit,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)
@@ -124,9 +137,15 @@ impl ChangeKind {
         }
     }
     pub fn from_code(c: i64) -> Option<Self> {
-        [ChangeKind::Create, ChangeKind::Update, ChangeKind::Delete, ChangeKind::Restore, ChangeKind::Purge]
-            .into_iter()
-            .find(|k| k.code() == c)
+        [
+            ChangeKind::Create,
+            ChangeKind::Update,
+            ChangeKind::Delete,
+            ChangeKind::Restore,
+            ChangeKind::Purge,
+        ]
+        .into_iter()
+        .find(|k| k.code() == c)
     }
 }
 

@@ -53,7 +53,10 @@ impl ItemFlags {
         i64::from(self.personal) | (i64::from(self.read_only) << 1)
     }
     pub fn from_bits(b: i64) -> Self {
-        ItemFlags { personal: b & 1 != 0, read_only: b & 2 != 0 }
+        ItemFlags {
+            personal: b & 1 != 0,
+            read_only: b & 2 != 0,
+        }
     }
 }
 
@@ -68,14 +71,26 @@ pub struct Actor {
 
 impl Actor {
     pub fn person(account: AccountId) -> Self {
-        Actor { account: Some(account), app: None, online: true }
+        Actor {
+            account: Some(account),
+            app: None,
+            online: true,
+        }
     }
     pub fn app(app: AppId, account: Option<AccountId>, online: bool) -> Self {
-        Actor { account, app: Some(app), online }
+        Actor {
+            account,
+            app: Some(app),
+            online,
+        }
     }
     /// The operator acting through the `hearth` command line.
     pub fn operator() -> Self {
-        Actor { account: None, app: Some(AppId("hearth-cli".into())), online: false }
+        Actor {
+            account: None,
+            app: Some(AppId("hearth-cli".into())),
+            online: false,
+        }
     }
     /// The scope of a client id: the app if there is one, else the person.
     pub fn writer_key(&self) -> String {
@@ -98,7 +113,12 @@ pub struct Stamp {
 
 impl Stamp {
     pub fn new(actor: &Actor, at: Timestamp) -> Self {
-        Stamp { at, account: actor.account, app: actor.app.clone(), online: actor.online }
+        Stamp {
+            at,
+            account: actor.account,
+            app: actor.app.clone(),
+            online: actor.online,
+        }
     }
 }
 
@@ -200,7 +220,11 @@ pub enum WriteOp {
     /// A new item. Fails if an item with this id, or this (writer, client id), exists.
     Create { id: ItemId, content: ItemContent },
     /// A new version with new content.
-    Update { id: ItemId, expected_version: u32, content: ItemContent },
+    Update {
+        id: ItemId,
+        expected_version: u32,
+        content: ItemContent,
+    },
     /// Soft delete: a new version in state deleted, same content.
     Delete { id: ItemId, expected_version: u32 },
     /// Undo a soft delete: a new version in state active, same content.

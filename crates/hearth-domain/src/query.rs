@@ -45,7 +45,10 @@ impl Cursor {
     }
     pub fn decode(s: &str) -> Option<Self> {
         let (k, t) = s.split_once('.')?;
-        Some(Cursor { key: k.parse().ok()?, tie: t.parse().ok()? })
+        Some(Cursor {
+            key: k.parse().ok()?,
+            tie: t.parse().ok()?,
+        })
     }
 }
 

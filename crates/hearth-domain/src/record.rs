@@ -87,10 +87,13 @@ impl fmt::Display for Relationship {
 impl FromStr for Relationship {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Relationship::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
-            let names: Vec<_> = Relationship::ALL.iter().map(|r| r.as_str()).collect();
-            format!("unknown relationship {s:?}; expected one of {}", names.join(", "))
-        })
+        Relationship::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Relationship::ALL.iter().map(|r| r.as_str()).collect();
+                format!("unknown relationship {s:?}; expected one of {}", names.join(", "))
+            })
     }
 }
 

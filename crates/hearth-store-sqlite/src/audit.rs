@@ -12,7 +12,12 @@ use crate::people::require_rk;
 use crate::{SqliteStore, db_err, uuid_bytes};
 
 /// Appends one entry; `items` replaces the entry's own list (the store fills in what it touched).
-pub(crate) fn insert(conn: &Connection, e: &AuditEntry, rk: Option<i64>, items: &[ItemVersionRef]) -> StoreResult<i64> {
+pub(crate) fn insert(
+    conn: &Connection,
+    e: &AuditEntry,
+    rk: Option<i64>,
+    items: &[ItemVersionRef],
+) -> StoreResult<i64> {
     let (outcome, detail) = match &e.outcome {
         AuditOutcome::Success => ("success", None),
         AuditOutcome::Failure(d) => ("failure", Some(d.as_str())),
@@ -39,10 +44,32 @@ pub(crate) fn insert(conn: &Connection, e: &AuditEntry, rk: Option<i64>, items: 
     Ok(conn.last_insert_rowid())
 }
 
-type AuditRow = (i64, i64, Option<Vec<u8>>, Option<String>, bool, String, String, Option<String>, String, String);
+type AuditRow = (
+    i64,
+    i64,
+    Option<Vec<u8>>,
+    Option<String>,
+    bool,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+);
 
 fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+    ))
 }
 
 fn to_entry(record: RecordId, row: AuditRow) -> StoreResult<AuditEntry> {
@@ -50,14 +77,21 @@ fn to_entry(record: RecordId, row: AuditRow) -> StoreResult<AuditEntry> {
     Ok(AuditEntry {
         id,
         at: Timestamp(at),
-        account: account.map(|b| uuid_bytes(&b).map(AccountId::from_bytes)).transpose()?,
+        account: account
+            .map(|b| uuid_bytes(&b).map(AccountId::from_bytes))
+            .transpose()?,
         app: app.map(AppId),
         online,
         record: Some(record),
-        action: AuditAction::parse(&action).ok_or_else(|| StoreError::Corrupt(format!("audit action {action}")))?,
+        action: AuditAction::parse(&action)
+            .ok_or_else(|| StoreError::Corrupt(format!("audit action {action}")))?,
         items: decode_refs(&items)?,
         data_types: decode_strings(&dts)?,
-        outcome: if outcome == "success" { AuditOutcome::Success } else { AuditOutcome::Failure(detail.unwrap_or_default()) },
+        outcome: if outcome == "success" {
+            AuditOutcome::Success
+        } else {
+            AuditOutcome::Failure(detail.unwrap_or_default())
+        },
     })
 }
 
@@ -70,7 +104,11 @@ pub(crate) fn each_oldest_first(
     rk: i64,
     f: &mut dyn FnMut(&AuditEntry) -> StoreResult<()>,
 ) -> StoreResult<()> {
-    let mut st = conn.prepare(&format!("SELECT {AUDIT_COLS} FROM audit WHERE rk = ?1 ORDER BY id")).map_err(db_err)?;
+    let mut st = conn
+        .prepare(&format!(
+            "SELECT {AUDIT_COLS} FROM audit WHERE rk = ?1 ORDER BY id"
+        ))
+        .map_err(db_err)?;
     let mut rows = st.query([rk]).map_err(db_err)?;
     while let Some(r) = rows.next().map_err(db_err)? {
         f(&to_entry(record, audit_row(r).map_err(db_err)?)?)?;
@@ -146,7 +184,8 @@ pub(crate) fn changes(
         let (seq, kind, id, version, dt, effective, at) = row.map_err(db_err)?;
         Ok(Change {
             seq,
-            kind: ChangeKind::from_code(kind).ok_or_else(|| StoreError::Corrupt(format!("change kind {kind}")))?,
+            kind: ChangeKind::from_code(kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("change kind {kind}")))?,
             item: ItemId::from_bytes(uuid_bytes(&id)?),
             version,
             data_type: store.dt_name(conn, dt)?,

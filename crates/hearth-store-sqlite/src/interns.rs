@@ -21,21 +21,36 @@ pub(crate) struct Interns {
 impl Interns {
     pub fn load(conn: &Connection) -> StoreResult<Self> {
         let mut me = Interns::default();
-        let mut st = conn.prepare("SELECT actor, account, app, online FROM actors").map_err(db_err)?;
+        let mut st = conn
+            .prepare("SELECT actor, account, app, online FROM actors")
+            .map_err(db_err)?;
         let rows = st
             .query_map([], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, bool>(3)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<Vec<u8>>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, bool>(3)?,
+                ))
             })
             .map_err(db_err)?;
         for row in rows {
             let (k, account, app, online) = row.map_err(db_err)?;
-            let account = account.map(|b| uuid_bytes(&b).map(AccountId::from_bytes)).transpose()?;
-            let actor = Actor { account, app: app.map(AppId), online };
+            let account = account
+                .map(|b| uuid_bytes(&b).map(AccountId::from_bytes))
+                .transpose()?;
+            let actor = Actor {
+                account,
+                app: app.map(AppId),
+                online,
+            };
             me.actor_by_key.insert(k, actor.clone());
             me.actors.insert(actor, k);
         }
         let mut st = conn.prepare("SELECT dt, key FROM data_types").map_err(db_err)?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).map_err(db_err)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(db_err)?;
         for row in rows {
             let (k, key) = row.map_err(db_err)?;
             me.dts.insert(key.clone(), k);
@@ -86,8 +101,11 @@ impl SqliteStore {
         if let Some(k) = self.interns_read().dts.get(key) {
             return Ok(*k);
         }
-        conn.execute("INSERT OR IGNORE INTO data_types (key) VALUES (?1)", [key]).map_err(db_err)?;
-        let k: i64 = conn.query_row("SELECT dt FROM data_types WHERE key = ?1", [key], |r| r.get(0)).map_err(db_err)?;
+        conn.execute("INSERT OR IGNORE INTO data_types (key) VALUES (?1)", [key])
+            .map_err(db_err)?;
+        let k: i64 = conn
+            .query_row("SELECT dt FROM data_types WHERE key = ?1", [key], |r| r.get(0))
+            .map_err(db_err)?;
         let mut w = self.interns.write().unwrap_or_else(|p| p.into_inner());
         w.dts.insert(key.to_string(), k);
         w.dt_by_key.insert(k, key.to_string());

@@ -7,7 +7,7 @@
 //! append an audit row, so they run on the writer connection in one transaction with it.
 //!
 //! ## Layout
-//! - [`schema`]: migrations.
+//! - [`schema`] — migrations.
 //! - `interns`: the small actor and data-type tables, cached in memory.
 //! - `write`: [`hearth_store::Store::apply`] and purge.
 //! - `read`: reads by id, history, queries.
@@ -27,8 +27,8 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 
 use hearth_domain::audit::AuditFilter;
 use hearth_domain::{
-    Access, Account, AccountId, Actor, AuditEntry, Change, Item, ItemId, ItemMeta, ItemQuery, Page,
-    Record, RecordId, Timestamp,
+    Access, Account, AccountId, Actor, AuditEntry, Change, Item, ItemId, ItemMeta, ItemQuery, Page, Record,
+    RecordId, Timestamp,
 };
 use hearth_store::contract::{BatchResult, ChangeSet, ClientIdMatch, ExportSink};
 use hearth_store::{Store, StoreError, StoreResult};
@@ -40,7 +40,10 @@ use interns::Interns;
 pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
     match e {
         rusqlite::Error::SqliteFailure(f, _)
-            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
         {
             StoreError::Unavailable(e.to_string())
         }
@@ -49,7 +52,8 @@ pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
 }
 
 pub(crate) fn uuid_bytes(b: &[u8]) -> StoreResult<[u8; 16]> {
-    b.try_into().map_err(|_| StoreError::Corrupt("identifier is not 16 bytes".into()))
+    b.try_into()
+        .map_err(|_| StoreError::Corrupt("identifier is not 16 bytes".into()))
 }
 
 const READERS: usize = 4;
@@ -71,8 +75,9 @@ impl SqliteStore {
         }
         let writer = open_conn(&path, false)?;
         schema::migrate(&writer)?;
-        let readers =
-            (0..READERS).map(|_| open_conn(&path, true).map(Mutex::new)).collect::<StoreResult<Vec<_>>>()?;
+        let readers = (0..READERS)
+            .map(|_| open_conn(&path, true).map(Mutex::new))
+            .collect::<StoreResult<Vec<_>>>()?;
         let interns = Interns::load(&writer)?;
         Ok(SqliteStore {
             path,
@@ -88,7 +93,9 @@ impl SqliteStore {
     }
 
     pub(crate) fn writer(&self) -> StoreResult<MutexGuard<'_, Connection>> {
-        self.writer.lock().map_err(|_| StoreError::Unavailable("writer connection poisoned".into()))
+        self.writer
+            .lock()
+            .map_err(|_| StoreError::Unavailable("writer connection poisoned".into()))
     }
 
     pub(crate) fn reader(&self) -> StoreResult<MutexGuard<'_, Connection>> {
@@ -105,7 +112,9 @@ impl SqliteStore {
 
     /// Runs a WAL checkpoint that truncates the WAL file (used before measuring size).
     pub fn checkpoint(&self) -> StoreResult<()> {
-        self.writer()?.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(db_err)
+        self.writer()?
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(db_err)
     }
 }
 
@@ -116,7 +125,8 @@ fn open_conn(path: &Path, read_only: bool) -> StoreResult<Connection> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags).map_err(db_err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db_err)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
@@ -136,7 +146,9 @@ impl Store for SqliteStore {
     }
 
     fn ping(&self) -> StoreResult<()> {
-        self.reader()?.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err)
+        self.reader()?
+            .query_row("SELECT 1", [], |_| Ok(()))
+            .map_err(db_err)
     }
 
     fn migrate(&self) -> StoreResult<()> {

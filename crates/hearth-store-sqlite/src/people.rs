@@ -1,6 +1,8 @@
 //! Accounts, records and access in SQLite.
 
-use hearth_domain::{Access, Account, AccountId, AuditEntry, ItemId, Record, RecordId, Relationship, Timestamp};
+use hearth_domain::{
+    Access, Account, AccountId, AuditEntry, ItemId, Record, RecordId, Relationship, Timestamp,
+};
 use hearth_store::{StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, TransactionBehavior, params};
 
@@ -22,12 +24,25 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 pub(crate) fn create_account(store: &SqliteStore, account: &Account, entry: &AuditEntry) -> StoreResult<()> {
     let mut conn = store.writer()?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
     tx.execute(
         "INSERT INTO accounts (id, email, display_name, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![&account.id.as_bytes()[..], account.email, account.display_name, account.created_at.0],
+        params![
+            &account.id.as_bytes()[..],
+            account.email,
+            account.display_name,
+            account.created_at.0
+        ],
     )
-    .map_err(|e| if is_unique_violation(&e) { StoreError::DuplicateEmail } else { db_err(e) })?;
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::DuplicateEmail
+        } else {
+            db_err(e)
+        }
+    })?;
     audit::insert(&tx, entry, None, &entry.items)?;
     tx.commit().map_err(db_err)
 }
@@ -38,24 +53,37 @@ pub(crate) fn account(conn: &Connection, cond: &str, arg: &dyn ToSql) -> StoreRe
         .prepare_cached(&sql)
         .and_then(|mut s| {
             s.query_row([arg], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
             })
             .optional()
         })
         .map_err(db_err)?;
     row.map(|(id, email, display_name, at)| {
-        Ok(Account { id: AccountId::from_bytes(uuid_bytes(&id)?), email, display_name, created_at: Timestamp(at) })
+        Ok(Account {
+            id: AccountId::from_bytes(uuid_bytes(&id)?),
+            email,
+            display_name,
+            created_at: Timestamp(at),
+        })
     })
     .transpose()
 }
 
 const RECORD_COLS: &str = "r.id, r.display_name, r.patient_item, r.created_at, r.last_seq";
 
-fn record_from_row(r: &Row<'_>) -> rusqlite::Result<(Vec<u8>, String, Vec<u8>, i64, i64)> {
+/// (id, display name, patient item, created at, last seq) as stored.
+type RecordRow = (Vec<u8>, String, Vec<u8>, i64, i64);
+
+fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
-fn to_record(raw: (Vec<u8>, String, Vec<u8>, i64, i64)) -> StoreResult<Record> {
+fn to_record(raw: RecordRow) -> StoreResult<Record> {
     let (id, display_name, patient, created_at, last_seq) = raw;
     Ok(Record {
         id: RecordId::from_bytes(uuid_bytes(&id)?),
@@ -82,7 +110,13 @@ pub(crate) fn list_records(conn: &Connection) -> StoreResult<Vec<Record>> {
     rows.map(|r| to_record(r.map_err(db_err)?)).collect()
 }
 
-fn access_from(record_id: RecordId, account: &[u8], rel: &str, custodian: bool, at: i64) -> StoreResult<Access> {
+fn access_from(
+    record_id: RecordId,
+    account: &[u8],
+    rel: &str,
+    custodian: bool,
+    at: i64,
+) -> StoreResult<Access> {
     Ok(Access {
         record_id,
         account_id: AccountId::from_bytes(uuid_bytes(account)?),
@@ -100,7 +134,12 @@ pub(crate) fn records_of(conn: &Connection, account: AccountId) -> StoreResult<V
     let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
     let rows = st
         .query_map([&account.as_bytes()[..]], |r| {
-            Ok((record_from_row(r)?, r.get::<_, String>(5)?, r.get::<_, bool>(6)?, r.get::<_, i64>(7)?))
+            Ok((
+                record_from_row(r)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, bool>(6)?,
+                r.get::<_, i64>(7)?,
+            ))
         })
         .map_err(db_err)?;
     rows.map(|row| {
@@ -121,7 +160,12 @@ pub(crate) fn accesses(conn: &Connection, record: RecordId) -> StoreResult<Vec<A
         .map_err(db_err)?;
     let rows = st
         .query_map([rk], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?, r.get::<_, i64>(3)?))
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
         })
         .map_err(db_err)?;
     rows.map(|row| {
@@ -132,8 +176,12 @@ pub(crate) fn accesses(conn: &Connection, record: RecordId) -> StoreResult<Vec<A
 }
 
 fn custodian_count(conn: &Connection, rk: i64) -> StoreResult<i64> {
-    conn.query_row("SELECT count(*) FROM record_access WHERE rk = ?1 AND custodian = 1", [rk], |r| r.get(0))
-        .map_err(db_err)
+    conn.query_row(
+        "SELECT count(*) FROM record_access WHERE rk = ?1 AND custodian = 1",
+        [rk],
+        |r| r.get(0),
+    )
+    .map_err(db_err)
 }
 
 pub(crate) fn insert_access(conn: &Connection, rk: i64, access: &Access) -> StoreResult<()> {
@@ -162,7 +210,9 @@ pub(crate) fn insert_access(conn: &Connection, rk: i64, access: &Access) -> Stor
 
 pub(crate) fn put_access(store: &SqliteStore, access: &Access, entry: &AuditEntry) -> StoreResult<()> {
     let mut conn = store.writer()?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
     let rk = require_rk(&tx, access.record_id)?;
     insert_access(&tx, rk, access)?;
     if custodian_count(&tx, rk)? == 0 {
@@ -179,10 +229,15 @@ pub(crate) fn remove_access(
     entry: &AuditEntry,
 ) -> StoreResult<()> {
     let mut conn = store.writer()?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
     let rk = require_rk(&tx, record)?;
     let n = tx
-        .execute("DELETE FROM record_access WHERE rk = ?1 AND account_id = ?2", params![rk, &account.as_bytes()[..]])
+        .execute(
+            "DELETE FROM record_access WHERE rk = ?1 AND account_id = ?2",
+            params![rk, &account.as_bytes()[..]],
+        )
         .map_err(db_err)?;
     if n == 0 {
         return Err(StoreError::AccountNotFound);
@@ -208,7 +263,10 @@ pub(crate) fn record_by_patient_client_id(
              JOIN items i ON i.ik = c.ik AND i.id = r.patient_item
              WHERE a.account_id = ?1 ORDER BY r.rk LIMIT 1",
         )
-        .and_then(|mut s| s.query_row(params![&account.as_bytes()[..], writer, client_id], |r| r.get(0)).optional())
+        .and_then(|mut s| {
+            s.query_row(params![&account.as_bytes()[..], writer, client_id], |r| r.get(0))
+                .optional()
+        })
         .map_err(db_err)?;
     id.map(|b| Ok(RecordId::from_bytes(uuid_bytes(&b)?))).transpose()
 }

@@ -3,8 +3,8 @@
 
 use hearth_domain::audit::ItemVersionRef;
 use hearth_domain::{
-    AuditEntry, Cursor, Item, ItemFlags, ItemId, ItemMeta, ItemQuery, ItemState, Order, Page, RecordId, Stamp,
-    StateFilter, Timestamp,
+    AuditEntry, Cursor, Item, ItemFlags, ItemId, ItemMeta, ItemQuery, ItemState, Order, Page, RecordId,
+    Stamp, StateFilter, Timestamp,
 };
 use hearth_store::codec::{Extras, decompress_body, split_code};
 use hearth_store::contract::{ClientIdMatch, ExportSink};
@@ -63,7 +63,8 @@ fn to_item(store: &SqliteStore, conn: &Connection, record: RecordId, r: RawRow) 
         id: ItemId::from_bytes(uuid_bytes(&r.id)?),
         record_id: record,
         version: r.version,
-        state: ItemState::from_code(r.state).ok_or_else(|| StoreError::Corrupt(format!("state {}", r.state)))?,
+        state: ItemState::from_code(r.state)
+            .ok_or_else(|| StoreError::Corrupt(format!("state {}", r.state)))?,
         resource_type: r.resource_type,
         data_type: store.dt_name(conn, r.dt)?,
         effective: Timestamp(r.effective),
@@ -85,9 +86,19 @@ fn to_item(store: &SqliteStore, conn: &Connection, record: RecordId, r: RawRow) 
     Ok(Item { meta, body })
 }
 
-pub(crate) fn meta_by_ik(store: &SqliteStore, conn: &Connection, record: RecordId, ik: i64) -> StoreResult<ItemMeta> {
-    let sql = format!("SELECT {COLS} FROM items i JOIN versions v ON v.ik = i.ik AND v.version = i.version WHERE i.ik = ?1");
-    let r = conn.prepare_cached(&sql).and_then(|mut s| s.query_row([ik], |r| raw(r, false))).map_err(db_err)?;
+pub(crate) fn meta_by_ik(
+    store: &SqliteStore,
+    conn: &Connection,
+    record: RecordId,
+    ik: i64,
+) -> StoreResult<ItemMeta> {
+    let sql = format!(
+        "SELECT {COLS} FROM items i JOIN versions v ON v.ik = i.ik AND v.version = i.version WHERE i.ik = ?1"
+    );
+    let r = conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row([ik], |r| raw(r, false)))
+        .map_err(db_err)?;
     Ok(to_item(store, conn, record, r)?.meta)
 }
 
@@ -123,7 +134,10 @@ pub(crate) fn current_meta(
     ids: &[ItemId],
 ) -> StoreResult<Vec<ItemMeta>> {
     let rk = require_rk(conn, record)?;
-    Ok(current_items(store, conn, record, rk, ids, false)?.into_iter().map(|i| i.meta).collect())
+    Ok(current_items(store, conn, record, rk, ids, false)?
+        .into_iter()
+        .map(|i| i.meta)
+        .collect())
 }
 
 pub(crate) fn find_by_client_ids(
@@ -135,7 +149,9 @@ pub(crate) fn find_by_client_ids(
 ) -> StoreResult<Vec<ClientIdMatch>> {
     let rk = require_rk(conn, record)?;
     let mut st = conn
-        .prepare_cached("SELECT ik, content_hash FROM client_ids WHERE rk = ?1 AND writer = ?2 AND client_id = ?3")
+        .prepare_cached(
+            "SELECT ik, content_hash FROM client_ids WHERE rk = ?1 AND writer = ?2 AND client_id = ?3",
+        )
         .map_err(db_err)?;
     let mut out = Vec::new();
     for cid in client_ids {
@@ -147,7 +163,10 @@ pub(crate) fn find_by_client_ids(
             out.push(ClientIdMatch {
                 client_id: cid.clone(),
                 meta,
-                content_hash: hash.as_slice().try_into().map_err(|_| StoreError::Corrupt("content hash".into()))?,
+                content_hash: hash
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("content hash".into()))?,
             });
         }
     }
@@ -162,11 +181,16 @@ fn audited<T>(
     f: impl FnOnce(&Connection, i64) -> StoreResult<(T, Vec<ItemVersionRef>, Vec<String>)>,
 ) -> StoreResult<T> {
     let mut conn = store.writer()?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
     let rk = rk_of(&tx, record)?.ok_or(StoreError::RecordNotFound(record))?;
     let (value, refs, data_types) = f(&tx, rk)?;
     if entry.data_types.is_empty() && !data_types.is_empty() {
-        let filled = AuditEntry { data_types, ..entry.clone() };
+        let filled = AuditEntry {
+            data_types,
+            ..entry.clone()
+        };
         audit::insert(&tx, &filled, Some(rk), &refs)?;
     } else {
         audit::insert(&tx, entry, Some(rk), &refs)?;
@@ -177,14 +201,25 @@ fn audited<T>(
 
 /// What a read returned, for its audit entry: item versions and their data types.
 fn refs_of(items: &[Item]) -> (Vec<ItemVersionRef>, Vec<String>) {
-    let refs = items.iter().map(|i| ItemVersionRef { id: i.meta.id, version: i.meta.version }).collect();
+    let refs = items
+        .iter()
+        .map(|i| ItemVersionRef {
+            id: i.meta.id,
+            version: i.meta.version,
+        })
+        .collect();
     let mut dts: Vec<String> = items.iter().map(|i| i.meta.data_type.clone()).collect();
     dts.sort();
     dts.dedup();
     (refs, dts)
 }
 
-pub(crate) fn read(store: &SqliteStore, record: RecordId, ids: &[ItemId], entry: &AuditEntry) -> StoreResult<Vec<Item>> {
+pub(crate) fn read(
+    store: &SqliteStore,
+    record: RecordId,
+    ids: &[ItemId],
+    entry: &AuditEntry,
+) -> StoreResult<Vec<Item>> {
     audited(store, record, entry, |conn, rk| {
         let items = current_items(store, conn, record, rk, ids, true)?;
         let (refs, dts) = refs_of(&items);
@@ -205,7 +240,9 @@ fn versions_of(
          WHERE i.id = ?1 AND i.rk = ?2 AND (?3 IS NULL OR v.version = ?3) ORDER BY v.version DESC"
     );
     let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
-    let rows = st.query_map(params![&id.as_bytes()[..], rk, version], |r| raw(r, true)).map_err(db_err)?;
+    let rows = st
+        .query_map(params![&id.as_bytes()[..], rk, version], |r| raw(r, true))
+        .map_err(db_err)?;
     let mut out = Vec::new();
     for r in rows {
         out.push(to_item(store, conn, record, r.map_err(db_err)?)?);
@@ -221,13 +258,20 @@ pub(crate) fn read_version(
     entry: &AuditEntry,
 ) -> StoreResult<Option<Item>> {
     audited(store, record, entry, |conn, rk| {
-        let item = versions_of(store, conn, record, rk, id, Some(version))?.into_iter().next();
+        let item = versions_of(store, conn, record, rk, id, Some(version))?
+            .into_iter()
+            .next();
         let (refs, dts) = refs_of(item.as_slice());
         Ok((item, refs, dts))
     })
 }
 
-pub(crate) fn history(store: &SqliteStore, record: RecordId, id: ItemId, entry: &AuditEntry) -> StoreResult<Vec<Item>> {
+pub(crate) fn history(
+    store: &SqliteStore,
+    record: RecordId,
+    id: ItemId,
+    entry: &AuditEntry,
+) -> StoreResult<Vec<Item>> {
     audited(store, record, entry, |conn, rk| {
         let items = versions_of(store, conn, record, rk, id, None)?;
         let (refs, dts) = refs_of(&items);
@@ -235,7 +279,12 @@ pub(crate) fn history(store: &SqliteStore, record: RecordId, id: ItemId, entry: 
     })
 }
 
-pub(crate) fn query(store: &SqliteStore, record: RecordId, q: &ItemQuery, entry: &AuditEntry) -> StoreResult<Page> {
+pub(crate) fn query(
+    store: &SqliteStore,
+    record: RecordId,
+    q: &ItemQuery,
+    entry: &AuditEntry,
+) -> StoreResult<Page> {
     audited(store, record, entry, |conn, rk| {
         let page = run_query(store, conn, record, rk, q)?;
         let (refs, dts) = refs_of(&page.items);
@@ -243,7 +292,13 @@ pub(crate) fn query(store: &SqliteStore, record: RecordId, q: &ItemQuery, entry:
     })
 }
 
-fn run_query(store: &SqliteStore, conn: &Connection, record: RecordId, rk: i64, q: &ItemQuery) -> StoreResult<Page> {
+fn run_query(
+    store: &SqliteStore,
+    conn: &Connection,
+    record: RecordId,
+    rk: i64,
+    q: &ItemQuery,
+) -> StoreResult<Page> {
     let limit = q.effective_limit();
     let (col, desc) = match q.order {
         Order::EffectiveDesc => ("i.effective", true),
@@ -262,7 +317,10 @@ fn run_query(store: &SqliteStore, conn: &Connection, record: RecordId, rk: i64, 
     if !q.data_types.is_empty() {
         let dts = store.dt_keys_known(&q.data_types);
         if dts.is_empty() {
-            return Ok(Page { items: vec![], next: None });
+            return Ok(Page {
+                items: vec![],
+                next: None,
+            });
         }
         let list: Vec<String> = dts.iter().map(|d| d.to_string()).collect();
         sql.push_str(&format!(" AND i.dt IN ({})", list.join(",")));
@@ -294,7 +352,10 @@ fn run_query(store: &SqliteStore, conn: &Connection, record: RecordId, rk: i64, 
         if account.is_some() || app.is_some() {
             let keys = store.actor_keys_matching(account, app);
             if keys.is_empty() {
-                return Ok(Page { items: vec![], next: None });
+                return Ok(Page {
+                    items: vec![],
+                    next: None,
+                });
             }
             let list: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
             sql.push_str(&format!(" AND {col_name} IN ({})", list.join(",")));
@@ -304,11 +365,18 @@ fn run_query(store: &SqliteStore, conn: &Connection, record: RecordId, rk: i64, 
         match split_code(code) {
             (Some(system), code) => {
                 let p = arg(Box::new(format!("{system}|{code}")), &mut args);
-                sql.push_str(&format!(" AND i.ik IN (SELECT ik FROM item_codes WHERE rk = ?1 AND code = {p})"));
+                sql.push_str(&format!(
+                    " AND i.ik IN (SELECT ik FROM item_codes WHERE rk = ?1 AND code = {p})"
+                ));
             }
             (None, code) => {
-                let p = arg(Box::new(format!("*|{}", code.replace(['*', '?', '['], ""))), &mut args);
-                sql.push_str(&format!(" AND i.ik IN (SELECT ik FROM item_codes WHERE rk = ?1 AND code GLOB {p})"));
+                let p = arg(
+                    Box::new(format!("*|{}", code.replace(['*', '?', '['], ""))),
+                    &mut args,
+                );
+                sql.push_str(&format!(
+                    " AND i.ik IN (SELECT ik FROM item_codes WHERE rk = ?1 AND code GLOB {p})"
+                ));
             }
         }
     }
@@ -323,7 +391,9 @@ fn run_query(store: &SqliteStore, conn: &Connection, record: RecordId, rk: i64, 
 
     let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
     let params: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
-    let rows = st.query_map(params.as_slice(), |r| raw(r, true)).map_err(db_err)?;
+    let rows = st
+        .query_map(params.as_slice(), |r| raw(r, true))
+        .map_err(db_err)?;
     let mut items = Vec::new();
     let mut last = None;
     let mut more = false;
@@ -340,13 +410,23 @@ fn run_query(store: &SqliteStore, conn: &Connection, record: RecordId, rk: i64, 
         last = Some(Cursor { key, tie: r.ik });
         items.push(to_item(store, conn, record, r)?);
     }
-    Ok(Page { items, next: if more { last } else { None } })
+    Ok(Page {
+        items,
+        next: if more { last } else { None },
+    })
 }
 
-pub(crate) fn export(store: &SqliteStore, conn: &Connection, record: RecordId, sink: &mut dyn ExportSink) -> StoreResult<()> {
+pub(crate) fn export(
+    store: &SqliteStore,
+    conn: &Connection,
+    record: RecordId,
+    sink: &mut dyn ExportSink,
+) -> StoreResult<()> {
     let rk = require_rk(conn, record)?;
     let tx = conn.unchecked_transaction().map_err(db_err)?;
-    let sql = format!("SELECT {COLS}, v.body FROM versions v JOIN items i ON i.ik = v.ik WHERE v.rk = ?1 ORDER BY v.seq");
+    let sql = format!(
+        "SELECT {COLS}, v.body FROM versions v JOIN items i ON i.ik = v.ik WHERE v.rk = ?1 ORDER BY v.seq"
+    );
     {
         let mut st = tx.prepare(&sql).map_err(db_err)?;
         let mut rows = st.query([rk]).map_err(db_err)?;

@@ -16,7 +16,9 @@ pub fn migrate(conn: &Connection) -> StoreResult<()> {
     )
     .map_err(db_err)?;
     let current: i64 = conn
-        .query_row("SELECT ifnull(max(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .query_row("SELECT ifnull(max(version), 0) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
         .map_err(db_err)?;
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = conn.unchecked_transaction().map_err(db_err)?;

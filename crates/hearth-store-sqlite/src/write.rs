@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use hearth_domain::audit::ItemVersionRef;
 use hearth_domain::{
-    Actor, AuditEntry, ChangeKind, ItemContent, ItemId, ItemMeta, ItemState, RecordId, Stamp,
-    Timestamp, WriteOp,
+    Actor, AuditEntry, ChangeKind, ItemContent, ItemId, ItemMeta, ItemState, RecordId, Stamp, Timestamp,
+    WriteOp,
 };
 use hearth_store::codec::{Extras, compress_body};
 use hearth_store::contract::{BatchResult, ChangeSet, WriteBatch};
@@ -70,16 +70,21 @@ struct Keys {
 }
 
 fn intern_all(store: &SqliteStore, conn: &Connection, changes: &ChangeSet) -> StoreResult<Keys> {
-    let mut keys = Keys { actors: HashMap::new(), dts: HashMap::new() };
+    let mut keys = Keys {
+        actors: HashMap::new(),
+        dts: HashMap::new(),
+    };
     for b in &changes.batches {
         if !keys.actors.contains_key(&b.actor) {
-            keys.actors.insert(b.actor.clone(), store.actor_key(conn, &b.actor)?);
+            keys.actors
+                .insert(b.actor.clone(), store.actor_key(conn, &b.actor)?);
         }
         for op in &b.ops {
-            if let WriteOp::Create { content, .. } | WriteOp::Update { content, .. } = op {
-                if !keys.dts.contains_key(&content.data_type) {
-                    keys.dts.insert(content.data_type.clone(), store.dt_key(conn, &content.data_type)?);
-                }
+            if let WriteOp::Create { content, .. } | WriteOp::Update { content, .. } = op
+                && !keys.dts.contains_key(&content.data_type)
+            {
+                keys.dts
+                    .insert(content.data_type.clone(), store.dt_key(conn, &content.data_type)?);
             }
         }
     }
@@ -89,7 +94,9 @@ fn intern_all(store: &SqliteStore, conn: &Connection, changes: &ChangeSet) -> St
 pub(crate) fn apply(store: &SqliteStore, changes: &ChangeSet) -> StoreResult<Vec<BatchResult>> {
     let mut conn = store.writer()?;
     let keys = intern_all(store, &conn, changes)?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
     for nr in &changes.new_records {
         tx.prepare_cached(
             "INSERT INTO records (id, display_name, patient_item, created_at, last_seq) VALUES (?1, ?2, ?3, ?4, 0)",
@@ -115,10 +122,16 @@ pub(crate) fn apply(store: &SqliteStore, changes: &ChangeSet) -> StoreResult<Vec
     Ok(results)
 }
 
-fn apply_batch(store: &SqliteStore, tx: &Connection, keys: &Keys, b: &WriteBatch) -> StoreResult<BatchResult> {
+fn apply_batch(
+    store: &SqliteStore,
+    tx: &Connection,
+    keys: &Keys,
+    b: &WriteBatch,
+) -> StoreResult<BatchResult> {
     let rk = require_rk(tx, b.record)?;
-    let mut seq: i64 =
-        tx.query_row("SELECT last_seq FROM records WHERE rk = ?1", [rk], |r| r.get(0)).map_err(db_err)?;
+    let mut seq: i64 = tx
+        .query_row("SELECT last_seq FROM records WHERE rk = ?1", [rk], |r| r.get(0))
+        .map_err(db_err)?;
     let actor = keys.actors[&b.actor];
     let stamp = Stamp::new(&b.actor, b.at);
     let writer = b.actor.writer_key();
@@ -129,13 +142,23 @@ fn apply_batch(store: &SqliteStore, tx: &Connection, keys: &Keys, b: &WriteBatch
             WriteOp::Create { id, content } => {
                 create(tx, keys, rk, actor, seq, *id, content, &writer, &stamp, b.record)?
             }
-            WriteOp::Update { id, expected_version, content } => {
-                let cur = current(tx, rk, *id)?.filter(|c| c.state != ItemState::Purged).ok_or(StoreError::ItemNotFound(*id))?;
+            WriteOp::Update {
+                id,
+                expected_version,
+                content,
+            } => {
+                let cur = current(tx, rk, *id)?
+                    .filter(|c| c.state != ItemState::Purged)
+                    .ok_or(StoreError::ItemNotFound(*id))?;
                 check_version(*id, *expected_version, &cur)?;
-                update(store, tx, keys, rk, actor, seq, *id, &cur, content, &writer, &stamp, b.record)?
+                update(
+                    store, tx, keys, rk, actor, seq, *id, &cur, content, &writer, &stamp, b.record,
+                )?
             }
             WriteOp::Delete { id, expected_version } | WriteOp::Restore { id, expected_version } => {
-                let cur = current(tx, rk, *id)?.filter(|c| c.state != ItemState::Purged).ok_or(StoreError::ItemNotFound(*id))?;
+                let cur = current(tx, rk, *id)?
+                    .filter(|c| c.state != ItemState::Purged)
+                    .ok_or(StoreError::ItemNotFound(*id))?;
                 check_version(*id, *expected_version, &cur)?;
                 let (kind, state) = if matches!(op, WriteOp::Delete { .. }) {
                     (ChangeKind::Delete, ItemState::Deleted)
@@ -153,15 +176,29 @@ fn apply_batch(store: &SqliteStore, tx: &Connection, keys: &Keys, b: &WriteBatch
             return Err(StoreError::MissingReference(*id));
         }
     }
-    tx.execute("UPDATE records SET last_seq = ?1 WHERE rk = ?2", params![seq, rk]).map_err(db_err)?;
-    let refs: Vec<ItemVersionRef> = versions.iter().map(|m| ItemVersionRef { id: m.id, version: m.version }).collect();
+    tx.execute("UPDATE records SET last_seq = ?1 WHERE rk = ?2", params![seq, rk])
+        .map_err(db_err)?;
+    let refs: Vec<ItemVersionRef> = versions
+        .iter()
+        .map(|m| ItemVersionRef {
+            id: m.id,
+            version: m.version,
+        })
+        .collect();
     audit::insert(tx, &b.audit, Some(rk), &refs)?;
-    Ok(BatchResult { record: b.record, versions })
+    Ok(BatchResult {
+        record: b.record,
+        versions,
+    })
 }
 
 fn check_version(id: ItemId, expected: u32, cur: &Current) -> StoreResult<()> {
     if cur.version != expected {
-        return Err(StoreError::VersionConflict { id, expected, actual: cur.version });
+        return Err(StoreError::VersionConflict {
+            id,
+            expected,
+            actual: cur.version,
+        });
     }
     Ok(())
 }
@@ -212,7 +249,9 @@ fn set_codes(tx: &Connection, rk: i64, ik: i64, codes: &[String], replace: bool)
             .and_then(|mut s| s.execute(params![rk, ik]))
             .map_err(db_err)?;
     }
-    let mut st = tx.prepare_cached("INSERT OR IGNORE INTO item_codes (rk, code, ik) VALUES (?1, ?2, ?3)").map_err(db_err)?;
+    let mut st = tx
+        .prepare_cached("INSERT OR IGNORE INTO item_codes (rk, code, ik) VALUES (?1, ?2, ?3)")
+        .map_err(db_err)?;
     for c in codes {
         st.execute(params![rk, c, ik]).map_err(db_err)?;
     }
@@ -220,7 +259,9 @@ fn set_codes(tx: &Connection, rk: i64, ik: i64, codes: &[String], replace: bool)
 }
 
 fn set_client_id(tx: &Connection, rk: i64, writer: &str, ik: i64, content: &ItemContent) -> StoreResult<()> {
-    let Some(cid) = &content.client_id else { return Ok(()) };
+    let Some(cid) = &content.client_id else {
+        return Ok(());
+    };
     let hash = &content.content_hash()[..16];
     let owner: Option<i64> = tx
         .prepare_cached("SELECT ik FROM client_ids WHERE rk = ?1 AND writer = ?2 AND client_id = ?3")
@@ -241,6 +282,7 @@ fn set_client_id(tx: &Connection, rk: i64, writer: &str, ik: i64, content: &Item
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn meta_of(
     id: ItemId,
     record: RecordId,
@@ -315,10 +357,32 @@ fn create(
     })
     .map_err(db_err)?;
     let ik = tx.last_insert_rowid();
-    insert_version(tx, ik, 1, rk, seq, ChangeKind::Create, ItemState::Active, stamp.at, actor, dt, content)?;
+    insert_version(
+        tx,
+        ik,
+        1,
+        rk,
+        seq,
+        ChangeKind::Create,
+        ItemState::Active,
+        stamp.at,
+        actor,
+        dt,
+        content,
+    )?;
     set_codes(tx, rk, ik, &content.codes, false)?;
     set_client_id(tx, rk, writer, ik, content)?;
-    Ok(meta_of(id, record, 1, ItemState::Active, content, writer, stamp.clone(), stamp, seq))
+    Ok(meta_of(
+        id,
+        record,
+        1,
+        ItemState::Active,
+        content,
+        writer,
+        stamp.clone(),
+        stamp,
+        seq,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -350,12 +414,34 @@ fn update(
     )
     .and_then(|mut s| s.execute(params![version, dt, content.effective.0, content.flags.bits(), stamp.at.0, actor, cur.ik]))
     .map_err(db_err)?;
-    insert_version(tx, cur.ik, version, rk, seq, ChangeKind::Update, ItemState::Active, stamp.at, actor, dt, content)?;
+    insert_version(
+        tx,
+        cur.ik,
+        version,
+        rk,
+        seq,
+        ChangeKind::Update,
+        ItemState::Active,
+        stamp.at,
+        actor,
+        dt,
+        content,
+    )?;
     set_codes(tx, rk, cur.ik, &content.codes, true)?;
     set_client_id(tx, rk, writer, cur.ik, content)?;
     let creator = store.actor_of(tx, cur.created_by)?;
     let created = Stamp::new(&creator, Timestamp(cur.created_at));
-    Ok(meta_of(id, record, version, ItemState::Active, content, &creator.writer_key(), created, stamp, seq))
+    Ok(meta_of(
+        id,
+        record,
+        version,
+        ItemState::Active,
+        content,
+        &creator.writer_key(),
+        created,
+        stamp,
+        seq,
+    ))
 }
 
 /// A new version with the current content and a new state (delete, restore).
@@ -379,9 +465,11 @@ fn copy_version(
     )
     .and_then(|mut s| s.execute(params![cur.ik, cur.version, version, seq, kind.code(), state.code(), stamp.at.0, actor]))
     .map_err(db_err)?;
-    tx.prepare_cached("UPDATE items SET version = ?1, state = ?2, updated_at = ?3, updated_by = ?4 WHERE ik = ?5")
-        .and_then(|mut s| s.execute(params![version, state.code(), stamp.at.0, actor, cur.ik]))
-        .map_err(db_err)?;
+    tx.prepare_cached(
+        "UPDATE items SET version = ?1, state = ?2, updated_at = ?3, updated_by = ?4 WHERE ik = ?5",
+    )
+    .and_then(|mut s| s.execute(params![version, state.code(), stamp.at.0, actor, cur.ik]))
+    .map_err(db_err)?;
     let mut meta = crate::read::meta_by_ik(store, tx, record, cur.ik)?;
     meta.version = version;
     meta.state = state;
@@ -400,11 +488,19 @@ pub(crate) fn purge(
 ) -> StoreResult<ItemMeta> {
     let mut conn = store.writer()?;
     let actor_k = store.actor_key(&conn, actor)?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
     let rk = require_rk(&tx, record)?;
-    let cur = current(&tx, rk, id)?.filter(|c| c.state != ItemState::Purged).ok_or(StoreError::ItemNotFound(id))?;
+    let cur = current(&tx, rk, id)?
+        .filter(|c| c.state != ItemState::Purged)
+        .ok_or(StoreError::ItemNotFound(id))?;
     let seq: i64 = tx
-        .query_row("UPDATE records SET last_seq = last_seq + 1 WHERE rk = ?1 RETURNING last_seq", [rk], |r| r.get(0))
+        .query_row(
+            "UPDATE records SET last_seq = last_seq + 1 WHERE rk = ?1 RETURNING last_seq",
+            [rk],
+            |r| r.get(0),
+        )
         .map_err(db_err)?;
     let stamp = Stamp::new(actor, at);
     let version = cur.version + 1;
@@ -414,9 +510,21 @@ pub(crate) fn purge(
         params![cur.ik, cur.version, version, seq, ChangeKind::Purge.code(), ItemState::Purged.code(), at.0, actor_k],
     )
     .map_err(db_err)?;
-    tx.execute("UPDATE versions SET body = NULL, extras = NULL WHERE ik = ?1", [cur.ik]).map_err(db_err)?;
-    tx.execute("DELETE FROM item_codes WHERE rk = ?1 AND ik = ?2", params![rk, cur.ik]).map_err(db_err)?;
-    tx.execute("DELETE FROM client_ids WHERE rk = ?1 AND ik = ?2", params![rk, cur.ik]).map_err(db_err)?;
+    tx.execute(
+        "UPDATE versions SET body = NULL, extras = NULL WHERE ik = ?1",
+        [cur.ik],
+    )
+    .map_err(db_err)?;
+    tx.execute(
+        "DELETE FROM item_codes WHERE rk = ?1 AND ik = ?2",
+        params![rk, cur.ik],
+    )
+    .map_err(db_err)?;
+    tx.execute(
+        "DELETE FROM client_ids WHERE rk = ?1 AND ik = ?2",
+        params![rk, cur.ik],
+    )
+    .map_err(db_err)?;
     tx.execute(
         "UPDATE items SET version = ?1, state = ?2, updated_at = ?3, updated_by = ?4 WHERE ik = ?5",
         params![version, ItemState::Purged.code(), at.0, actor_k, cur.ik],

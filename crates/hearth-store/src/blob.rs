@@ -44,7 +44,10 @@ impl LocalBlobStore {
     }
 
     fn path_of(&self, sha256: &str) -> StoreResult<PathBuf> {
-        let valid = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let valid = sha256.len() == 64
+            && sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !valid {
             return Err(StoreError::Corrupt(format!("not a sha256 address: {sha256:?}")));
         }
@@ -125,7 +128,12 @@ mod tests {
         let again = store.put(&mut data.as_slice()).unwrap();
         assert_eq!(again, info);
         let mut back = Vec::new();
-        store.open(&info.sha256).unwrap().unwrap().read_to_end(&mut back).unwrap();
+        store
+            .open(&info.sha256)
+            .unwrap()
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, data);
         assert_eq!(store.size(&info.sha256).unwrap(), Some(data.len() as u64));
         store.delete(&info.sha256).unwrap();

@@ -78,13 +78,20 @@ pub fn encode_refs(refs: &[ItemVersionRef]) -> String {
 }
 
 pub fn decode_refs(text: &str) -> StoreResult<Vec<ItemVersionRef>> {
-    let raw: Vec<String> = serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("audit items: {e}")))?;
+    let raw: Vec<String> =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("audit items: {e}")))?;
     raw.iter()
         .map(|s| {
-            let (id, v) = s.split_once('/').ok_or_else(|| StoreError::Corrupt(format!("audit item {s:?}")))?;
+            let (id, v) = s
+                .split_once('/')
+                .ok_or_else(|| StoreError::Corrupt(format!("audit item {s:?}")))?;
             Ok(ItemVersionRef {
-                id: id.parse().map_err(|_| StoreError::Corrupt(format!("audit item {s:?}")))?,
-                version: v.parse().map_err(|_| StoreError::Corrupt(format!("audit item {s:?}")))?,
+                id: id
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("audit item {s:?}")))?,
+                version: v
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt(format!("audit item {s:?}")))?,
             })
         })
         .collect()
@@ -119,7 +126,16 @@ mod tests {
 
     #[test]
     fn refs_round_trip() {
-        let refs = vec![ItemVersionRef { id: ItemId::new(), version: 3 }, ItemVersionRef { id: ItemId::new(), version: 1 }];
+        let refs = vec![
+            ItemVersionRef {
+                id: ItemId::new(),
+                version: 3,
+            },
+            ItemVersionRef {
+                id: ItemId::new(),
+                version: 1,
+            },
+        ];
         assert_eq!(decode_refs(&encode_refs(&refs)).unwrap(), refs);
         assert!(Extras::default().encode().is_none());
     }

@@ -14,8 +14,8 @@
 
 use hearth_domain::audit::{AuditFilter, ItemVersionRef};
 use hearth_domain::{
-    Access, Account, AccountId, Actor, AuditEntry, Change, Item, ItemId, ItemMeta, ItemQuery, Page,
-    Record, RecordId, Timestamp, WriteOp,
+    Access, Account, AccountId, Actor, AuditEntry, Change, Item, ItemId, ItemMeta, ItemQuery, Page, Record,
+    RecordId, Timestamp, WriteOp,
 };
 
 use crate::StoreResult;
@@ -56,7 +56,13 @@ pub struct BatchResult {
 
 impl BatchResult {
     pub fn refs(&self) -> Vec<ItemVersionRef> {
-        self.versions.iter().map(|m| ItemVersionRef { id: m.id, version: m.version }).collect()
+        self.versions
+            .iter()
+            .map(|m| ItemVersionRef {
+                id: m.id,
+                version: m.version,
+            })
+            .collect()
     }
 }
 

@@ -12,13 +12,13 @@
 //!
 //! ## Layout
 //! - [`contract`]: the [`Store`] trait and its argument and result types.
-//! - [`error`]: [`StoreError`].
+//! - [`error`] — [`StoreError`].
 //! - [`blob`]: the blob-store trait and the local-directory implementation.
 //! - [`conformance`]: the test suite every backend runs (`hearth_store::conformance::run_all`).
 
 pub mod blob;
-pub mod conformance;
 pub mod codec;
+pub mod conformance;
 pub mod contract;
 pub mod error;
 

@@ -1,0 +1,209 @@
+//! Accounts, records and access in PostgreSQL. Access changes lock the record row first, so
+//! two concurrent removals cannot both see "another custodian remains".
+
+use hearth_domain::{
+    Access, Account, AccountId, AuditEntry, ItemId, Record, RecordId, Relationship, Timestamp,
+};
+use hearth_store::{StoreError, StoreResult};
+use postgres::Row;
+use postgres::types::ToSql;
+use uuid::Uuid;
+
+use crate::db::{Db, col, db_err, is_fk_violation, is_unique_violation};
+use crate::{PostgresStore, audit};
+
+pub(crate) fn rk_of(db: &mut Db<'_>, id: RecordId) -> StoreResult<Option<i64>> {
+    db.opt("SELECT rk FROM records WHERE id = $1", &[&id.0])?
+        .map(|r| col(&r, 0))
+        .transpose()
+}
+
+pub(crate) fn require_rk(db: &mut Db<'_>, id: RecordId) -> StoreResult<i64> {
+    rk_of(db, id)?.ok_or(StoreError::RecordNotFound(id))
+}
+
+/// The record's key, with its row locked until the transaction ends.
+pub(crate) fn lock_record(db: &mut Db<'_>, id: RecordId) -> StoreResult<i64> {
+    db.opt("SELECT rk FROM records WHERE id = $1 FOR UPDATE", &[&id.0])?
+        .map(|r| col(&r, 0))
+        .transpose()?
+        .ok_or(StoreError::RecordNotFound(id))
+}
+
+pub(crate) fn create_account(
+    store: &PostgresStore,
+    account: &Account,
+    entry: &AuditEntry,
+) -> StoreResult<()> {
+    let mut conn = store.conn()?;
+    let mut db = Db::begin(&mut conn)?;
+    db.try_exec(
+        "INSERT INTO accounts (id, email, display_name, created_at) VALUES ($1, $2, $3, $4)",
+        &[
+            &account.id.0,
+            &account.email,
+            &account.display_name,
+            &account.created_at.0,
+        ],
+    )
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::DuplicateEmail
+        } else {
+            db_err(e)
+        }
+    })?;
+    audit::insert(&mut db, entry, None, &entry.items)?;
+    db.commit()
+}
+
+pub(crate) fn account(db: &mut Db<'_>, cond: &str, arg: &(dyn ToSql + Sync)) -> StoreResult<Option<Account>> {
+    let sql = format!("SELECT id, email, display_name, created_at FROM accounts WHERE {cond}");
+    db.opt(&sql, &[arg])?
+        .map(|r| {
+            Ok(Account {
+                id: AccountId(col(&r, 0)?),
+                email: col(&r, 1)?,
+                display_name: col(&r, 2)?,
+                created_at: Timestamp(col(&r, 3)?),
+            })
+        })
+        .transpose()
+}
+
+const RECORD_COLS: &str = "r.id, r.display_name, r.patient_item, r.created_at, r.last_seq";
+
+fn to_record(r: &Row) -> StoreResult<Record> {
+    Ok(Record {
+        id: RecordId(col(r, 0)?),
+        display_name: col(r, 1)?,
+        patient_item: ItemId(col(r, 2)?),
+        created_at: Timestamp(col(r, 3)?),
+        last_seq: col(r, 4)?,
+    })
+}
+
+pub(crate) fn record(db: &mut Db<'_>, id: RecordId) -> StoreResult<Option<Record>> {
+    let sql = format!("SELECT {RECORD_COLS} FROM records r WHERE r.id = $1");
+    db.opt(&sql, &[&id.0])?.as_ref().map(to_record).transpose()
+}
+
+pub(crate) fn list_records(db: &mut Db<'_>) -> StoreResult<Vec<Record>> {
+    let sql = format!("SELECT {RECORD_COLS} FROM records r ORDER BY r.rk");
+    db.query(&sql, &[])?.iter().map(to_record).collect()
+}
+
+fn access_from(record_id: RecordId, account: Uuid, rel: &str, custodian: bool, at: i64) -> Access {
+    Access {
+        record_id,
+        account_id: AccountId(account),
+        relationship: rel.parse().unwrap_or(Relationship::Other),
+        custodian,
+        granted_at: Timestamp(at),
+    }
+}
+
+pub(crate) fn records_of(db: &mut Db<'_>, account: AccountId) -> StoreResult<Vec<(Record, Access)>> {
+    let sql = format!(
+        "SELECT {RECORD_COLS}, a.relationship, a.custodian, a.granted_at FROM record_access a
+         JOIN records r ON r.rk = a.rk WHERE a.account_id = $1 ORDER BY r.rk"
+    );
+    db.query(&sql, &[&account.0])?
+        .iter()
+        .map(|r| {
+            let rec = to_record(r)?;
+            let rel: String = col(r, 5)?;
+            let access = access_from(rec.id, account.0, &rel, col(r, 6)?, col(r, 7)?);
+            Ok((rec, access))
+        })
+        .collect()
+}
+
+pub(crate) fn accesses(db: &mut Db<'_>, record: RecordId) -> StoreResult<Vec<Access>> {
+    let rk = require_rk(db, record)?;
+    db.query(
+        "SELECT account_id, relationship, custodian, granted_at FROM record_access WHERE rk = $1
+         ORDER BY granted_at, account_id",
+        &[&rk],
+    )?
+    .iter()
+    .map(|r| {
+        let rel: String = col(r, 1)?;
+        Ok(access_from(record, col(r, 0)?, &rel, col(r, 2)?, col(r, 3)?))
+    })
+    .collect()
+}
+
+fn custodian_count(db: &mut Db<'_>, rk: i64) -> StoreResult<i64> {
+    col(
+        &db.one(
+            "SELECT count(*) FROM record_access WHERE rk = $1 AND custodian",
+            &[&rk],
+        )?,
+        0,
+    )
+}
+
+pub(crate) fn insert_access(db: &mut Db<'_>, rk: i64, access: &Access) -> StoreResult<()> {
+    db.try_exec(
+        "INSERT INTO record_access (rk, account_id, relationship, custodian, granted_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (rk, account_id) DO UPDATE SET relationship = excluded.relationship,
+             custodian = excluded.custodian, granted_at = excluded.granted_at",
+        &[&rk, &access.account_id.0, &access.relationship.as_str(), &access.custodian, &access.granted_at.0],
+    )
+    .map_err(|e| if is_fk_violation(&e) { StoreError::AccountNotFound } else { db_err(e) })?;
+    Ok(())
+}
+
+pub(crate) fn put_access(store: &PostgresStore, access: &Access, entry: &AuditEntry) -> StoreResult<()> {
+    let mut conn = store.conn()?;
+    let mut db = Db::begin(&mut conn)?;
+    let rk = lock_record(&mut db, access.record_id)?;
+    insert_access(&mut db, rk, access)?;
+    if custodian_count(&mut db, rk)? == 0 {
+        return Err(StoreError::LastCustodian);
+    }
+    audit::insert(&mut db, entry, Some(rk), &entry.items)?;
+    db.commit()
+}
+
+pub(crate) fn remove_access(
+    store: &PostgresStore,
+    record: RecordId,
+    account: AccountId,
+    entry: &AuditEntry,
+) -> StoreResult<()> {
+    let mut conn = store.conn()?;
+    let mut db = Db::begin(&mut conn)?;
+    let rk = lock_record(&mut db, record)?;
+    let n = db.exec(
+        "DELETE FROM record_access WHERE rk = $1 AND account_id = $2",
+        &[&rk, &account.0],
+    )?;
+    if n == 0 {
+        return Err(StoreError::AccountNotFound);
+    }
+    if custodian_count(&mut db, rk)? == 0 {
+        return Err(StoreError::LastCustodian);
+    }
+    audit::insert(&mut db, entry, Some(rk), &entry.items)?;
+    db.commit()
+}
+
+pub(crate) fn record_by_patient_client_id(
+    db: &mut Db<'_>,
+    account: AccountId,
+    writer: &str,
+    client_id: &str,
+) -> StoreResult<Option<RecordId>> {
+    db.opt(
+        "SELECT r.id FROM record_access a
+         JOIN records r ON r.rk = a.rk
+         JOIN client_ids c ON c.rk = a.rk AND c.writer = $2 AND c.client_id = $3
+         JOIN items i ON i.ik = c.ik AND i.id = r.patient_item
+         WHERE a.account_id = $1 ORDER BY r.rk LIMIT 1",
+        &[&account.0, &writer, &client_id],
+    )?
+    .map(|r| Ok(RecordId(col(&r, 0)?)))
+    .transpose()
+}

@@ -1,0 +1,201 @@
+//! Configuration, explicit and layered: built-in defaults, then `hearth.toml` (in the working
+//! directory, or the file named by `--config` / `HEARTH_CONFIG`), then `HEARTH_*` environment
+//! variables, then command-line flags. The result is passed to whatever needs it; nothing reads
+//! configuration from a global.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// What the file may hold; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    listen: Option<String>,
+    log: Option<String>,
+}
+
+/// Values given on the command line (highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Where the SQLite database and the blobs live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` selects PostgreSQL; absent (or `sqlite://PATH`) selects SQLite.
+    pub database_url: Option<String>,
+    pub listen: SocketAddr,
+    /// A tracing filter, e.g. `info` or `hearth=debug`.
+    pub log: String,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl Config {
+    /// Loads the layers. `env` is passed in (normally `std::env::vars()`), so tests need not
+    /// touch the process environment.
+    pub fn load(over: &Overrides, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Config> {
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("HEARTH_"))
+            .collect();
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+
+        let file_path = over
+            .config
+            .clone()
+            .or_else(|| get("HEARTH_CONFIG").map(PathBuf::from));
+        let file = match &file_path {
+            Some(p) => read_file(p)?,
+            None if Path::new("hearth.toml").exists() => read_file(Path::new("hearth.toml"))?,
+            None => FileConfig::default(),
+        };
+        for (k, _) in &env {
+            if !KNOWN_ENV.contains(&k.as_str()) && !k.starts_with("HEARTH_TEST_") {
+                eprintln!("warning: unknown environment variable {k}");
+            }
+        }
+        let data_dir = over
+            .data_dir
+            .clone()
+            .or_else(|| get("HEARTH_DATA_DIR").map(PathBuf::from))
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("hearth-data"));
+        let database_url = over
+            .database_url
+            .clone()
+            .or_else(|| get("HEARTH_DATABASE_URL"))
+            .or(file.database_url)
+            .filter(|s| !s.trim().is_empty());
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite://"))
+        {
+            bail!(
+                "HEARTH_DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got a {} URL)",
+                url.split(':').next().unwrap_or("malformed")
+            );
+        }
+        let listen_text = over
+            .listen
+            .clone()
+            .or_else(|| get("HEARTH_LISTEN"))
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen = listen_text
+            .parse()
+            .with_context(|| format!("listen address {listen_text:?} is not HOST:PORT"))?;
+        let log = get("HEARTH_LOG").or(file.log).unwrap_or_else(|| "info".into());
+        Ok(Config {
+            data_dir,
+            database_url,
+            listen,
+            log,
+        })
+    }
+}
+
+const KNOWN_ENV: &[&str] = &[
+    "HEARTH_CONFIG",
+    "HEARTH_DATA_DIR",
+    "HEARTH_DATABASE_URL",
+    "HEARTH_LISTEN",
+    "HEARTH_LOG",
+];
+
+fn read_file(p: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+    toml::from_str(&text).with_context(|| format!("{} is not a valid Hearth configuration", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("h.toml");
+        std::fs::write(&file, "data_dir = \"/from/file\"\nlisten = \"127.0.0.1:9000\"\n").unwrap();
+
+        let none = Config::load(&Overrides::default(), env(&[])).unwrap();
+        assert_eq!(none.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(none.database_url, None);
+
+        let over = Overrides {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = Config::load(&over, env(&[])).unwrap();
+        assert_eq!(
+            (c.data_dir.to_str().unwrap(), c.listen.port()),
+            ("/from/file", 9000)
+        );
+
+        let c = Config::load(
+            &over,
+            env(&[
+                ("HEARTH_DATA_DIR", "/from/env"),
+                ("HEARTH_DATABASE_URL", "postgres://x/y"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.data_dir.to_str().unwrap(), "/from/env");
+        assert_eq!(c.database_url.as_deref(), Some("postgres://x/y"));
+
+        let flags = Overrides {
+            data_dir: Some("/from/flag".into()),
+            listen: Some("127.0.0.1:1".into()),
+            ..over
+        };
+        let c = Config::load(&flags, env(&[("HEARTH_DATA_DIR", "/from/env")])).unwrap();
+        assert_eq!((c.data_dir.to_str().unwrap(), c.listen.port()), ("/from/flag", 1));
+
+        assert!(
+            Config::load(
+                &Overrides::default(),
+                env(&[("HEARTH_DATABASE_URL", "mysql://x")])
+            )
+            .is_err()
+        );
+        assert!(
+            Config::load(
+                &Overrides {
+                    listen: Some("nope".into()),
+                    ..Default::default()
+                },
+                env(&[])
+            )
+            .is_err()
+        );
+        std::fs::write(&file, "bogus = 1\n").unwrap();
+        assert!(
+            Config::load(
+                &Overrides {
+                    config: Some(file),
+                    ..Default::default()
+                },
+                env(&[])
+            )
+            .is_err()
+        );
+    }
+}

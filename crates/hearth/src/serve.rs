@@ -1,0 +1,55 @@
+//! `hearth serve`: opens the configured store (creating the data directory and applying
+//! migrations), then serves HTTP until Ctrl-C or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use hearth_http::{AppState, serve};
+
+use crate::config::Config;
+use crate::open::open_services;
+
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let services = Arc::new(open_services(&config)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        tracing::info!(
+            address = %listener.local_addr()?,
+            database = services.store().backend_name(),
+            data_dir = %config.data_dir.display(),
+            "hearth is serving"
+        );
+        println!("hearth listening on http://{}", listener.local_addr()?);
+        serve(listener, AppState { services }, shutdown_signal())
+            .await
+            .context("server failed")
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
