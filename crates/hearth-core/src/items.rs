@@ -21,7 +21,7 @@ use hearth_store::contract::{ChangeSet, ClientIdMatch, NewRecordSpec, WriteBatch
 use serde_json::Value;
 
 use crate::authz::{Operation, authorize};
-use crate::prepare::{EnvelopeFields, LocalRef, prepare};
+use crate::prepare::{EnvelopeFields, LocalRef, Prepared, prepare};
 use crate::{Context, ServiceError, ServiceResult, Services, ValidationIssue};
 
 pub use crate::prepare::EnvelopeFields as Envelope;
@@ -366,27 +366,53 @@ impl Services {
                 .collect()
         };
 
-        let mut ops = Vec::new();
-        let mut slots = Vec::new();
-        let mut created: HashMap<ItemId, String> = HashMap::new();
-        let mut refs: Vec<(String, LocalRef)> = Vec::new();
-        let mut data_types = Vec::new();
-        for (i, req) in batch.requests.into_iter().enumerate() {
-            let loc = location(i);
-            match req {
-                ItemRequest::Create {
-                    id,
-                    resource,
-                    envelope,
-                } => {
+        // Item ids first (a known client id names an existing item), then every resource is
+        // prepared (validated, classified, serialised), in parallel for large batches.
+        let mut requests = batch.requests;
+        let mut jobs = Vec::new();
+        let mut is_patient = vec![false; requests.len()];
+        for (i, r) in requests.iter_mut().enumerate() {
+            match r {
+                ItemRequest::Create { id, resource, envelope } => {
                     let prior = envelope
                         .client_id
                         .as_ref()
                         .and_then(|c| by_cid.get(c))
                         .filter(|m| m.meta.state != ItemState::Purged);
-                    let item_id = prior.map(|m| m.meta.id).or(id).unwrap_or_default();
-                    let is_patient = resource.get("resourceType").and_then(Value::as_str) == Some("Patient");
-                    if is_patient && item_id != target.patient_item {
+                    let item_id = prior.map(|m| m.meta.id).or(*id).unwrap_or_default();
+                    *id = Some(item_id);
+                    is_patient[i] = resource.get("resourceType").and_then(Value::as_str) == Some("Patient");
+                    jobs.push((i, std::mem::take(resource), item_id, envelope.clone()));
+                }
+                ItemRequest::Update { id, resource, envelope, .. } => {
+                    jobs.push((i, std::mem::take(resource), *id, envelope.clone()));
+                }
+                ItemRequest::Delete { .. } | ItemRequest::Restore { .. } => {}
+            }
+        }
+        let mut prepared_all: Vec<Option<Result<Prepared, Vec<ValidationIssue>>>> =
+            std::iter::repeat_with(|| None).take(requests.len()).collect();
+        for (i, p) in prepare_all(jobs, at)? {
+            prepared_all[i] = Some(p);
+        }
+
+        let mut ops = Vec::new();
+        let mut slots = Vec::new();
+        let mut created: HashMap<ItemId, String> = HashMap::new();
+        let mut refs: Vec<(String, LocalRef)> = Vec::new();
+        let mut data_types = Vec::new();
+        for (i, req) in requests.into_iter().enumerate() {
+            let loc = location(i);
+            let prepared_result = prepared_all[i].take();
+            match req {
+                ItemRequest::Create { id, envelope, .. } => {
+                    let prior = envelope
+                        .client_id
+                        .as_ref()
+                        .and_then(|c| by_cid.get(c))
+                        .filter(|m| m.meta.state != ItemState::Purged);
+                    let item_id = id.unwrap_or_default();
+                    if is_patient[i] && item_id != target.patient_item {
                         issues.push(ValidationIssue::error(
                             "business-rule",
                             loc.clone(),
@@ -394,9 +420,10 @@ impl Services {
                         ));
                         continue;
                     }
-                    let prepared = match prepare(resource, item_id, &envelope, at) {
-                        Ok(p) => p,
-                        Err(found) => {
+                    let prepared = match prepared_result {
+                        Some(Ok(p)) => p,
+                        None => return Err(ServiceError::Internal("a resource was not prepared".into())),
+                        Some(Err(found)) => {
                             issues.extend(found.into_iter().map(|f| f.under(&loc)));
                             continue;
                         }
@@ -437,21 +464,17 @@ impl Services {
                         }
                     }
                 }
-                ItemRequest::Update {
-                    id,
-                    expected_version,
-                    resource,
-                    envelope,
-                } => {
+                ItemRequest::Update { id, expected_version, envelope, .. } => {
                     let Some(meta) = current.get(&id) else {
                         return Err(ServiceError::NotFound(format!("item {id} not found")));
                     };
                     if meta.state == ItemState::Purged {
                         return Err(ServiceError::Gone(format!("item {id} was permanently removed")));
                     }
-                    let prepared = match prepare(resource, id, &envelope, at) {
-                        Ok(p) => p,
-                        Err(found) => {
+                    let prepared = match prepared_result {
+                        Some(Ok(p)) => p,
+                        None => return Err(ServiceError::Internal("a resource was not prepared".into())),
+                        Some(Err(found)) => {
                             issues.extend(found.into_iter().map(|f| f.under(&loc)));
                             continue;
                         }
@@ -831,4 +854,30 @@ impl Services {
             None => Ok(None),
         }
     }
+}
+
+/// Below this many resources a batch is prepared on the calling thread.
+const PARALLEL_PREPARE: usize = 64;
+
+type PrepareJob = (usize, Value, ItemId, EnvelopeFields);
+
+/// Prepares resources, splitting large batches over two threads (the work is CPU-bound and
+/// independent per resource; the rest of the write path is serial).
+fn prepare_all(
+    mut jobs: Vec<PrepareJob>,
+    at: Timestamp,
+) -> ServiceResult<Vec<(usize, Result<Prepared, Vec<ValidationIssue>>)>> {
+    let run = |jobs: Vec<PrepareJob>| -> Vec<(usize, Result<Prepared, Vec<ValidationIssue>>)> {
+        jobs.into_iter().map(|(i, r, id, env)| (i, prepare(r, id, &env, at))).collect()
+    };
+    if jobs.len() < PARALLEL_PREPARE {
+        return Ok(run(jobs));
+    }
+    let second = jobs.split_off(jobs.len() / 2);
+    std::thread::scope(|s| {
+        let handle = s.spawn(|| run(second));
+        let mut out = run(jobs);
+        out.extend(handle.join().map_err(|_| ServiceError::Internal("resource preparation panicked".into()))?);
+        Ok(out)
+    })
 }

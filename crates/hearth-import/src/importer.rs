@@ -219,19 +219,11 @@ impl<'a> Importer<'a> {
         }
         self.patients_seen += patients;
         let names: Vec<Names> = unit.entries.iter().map(names_of).collect();
-        let ids = self
-            .assign_ids(record, &unit.entries, &names, Some(rec.patient_item))
-            .map_err(svc_err)?;
-        let (requests, locations) = self
-            .requests(
-                record,
-                unit.entries.iter().enumerate().collect(),
-                &names,
-                &ids,
-                rec.patient_item,
-                false,
-            )
-            .map_err(svc_err)?;
+        let entries: Vec<&Entry> = unit.entries.iter().collect();
+        let name_refs: Vec<&Names> = names.iter().collect();
+        let ids = self.assign_ids(record, &entries, &name_refs, Some(rec.patient_item)).map_err(svc_err)?;
+        let (requests, locations) =
+            self.requests(record, &entries, &name_refs, &ids, rec.patient_item).map_err(svc_err)?;
         let out = self
             .svc
             .write_many(
@@ -253,8 +245,8 @@ impl<'a> Importer<'a> {
     fn assign_ids(
         &self,
         record: RecordId,
-        entries: &[Entry],
-        names: &[Names],
+        entries: &[&Entry],
+        names: &[&Names],
         patient_item: Option<ItemId>,
     ) -> Result<Vec<(ItemId, bool)>, ServiceError> {
         let cids: Vec<String> = names.iter().filter_map(|n| n.client_id.clone()).collect();
@@ -278,76 +270,69 @@ impl<'a> Importer<'a> {
             .collect())
     }
 
-    /// Rewrites references and builds the requests for the entries `chosen` (index, entry).
+    /// Rewrites references and builds the requests for `entries` (with their names and ids).
     fn requests(
         &self,
         record: RecordId,
-        chosen: Vec<(usize, &Entry)>,
-        names: &[Names],
+        entries: &[&Entry],
+        names: &[&Names],
         ids: &[(ItemId, bool)],
         patient_item: ItemId,
-        skip_patient: bool,
     ) -> Result<(Vec<ItemRequest>, Vec<String>), ServiceError> {
         let mut alias: HashMap<&str, String> = HashMap::new();
-        for (pos, (i, _)) in chosen.iter().enumerate() {
-            for a in &names[*i].aliases {
-                alias.insert(a.as_str(), format!("{}/{}", names[*i].resource_type, ids[pos].0));
+        for (pos, n) in names.iter().enumerate() {
+            for a in &n.aliases {
+                alias.insert(a.as_str(), format!("{}/{}", n.resource_type, ids[pos].0));
             }
         }
-        // Relative references to resources imported before, found by client id.
+        let mut resources: Vec<Value> = Vec::with_capacity(entries.len());
+        // Relative references to resources imported before are found by client id.
         let mut outside = Vec::new();
-        for (_, e) in &chosen {
-            for site in hearth_fhir::references(&e.resource) {
-                if !alias.contains_key(site.reference.as_str()) && is_relative(&site.reference) {
-                    outside.push(site.reference);
+        for e in entries {
+            let mut resource = e.resource.clone();
+            rewrite_reference_strings(&mut resource, &mut |r| match alias.get(r) {
+                Some(new) => Some(new.clone()),
+                None => {
+                    if is_relative(r) {
+                        outside.push(r.to_string());
+                    }
+                    None
                 }
-            }
+            });
+            resources.push(resource);
         }
-        outside.sort();
-        outside.dedup();
-        let earlier: HashMap<String, String> = if outside.is_empty() {
-            HashMap::new()
-        } else {
-            self.svc
+        if !outside.is_empty() {
+            outside.sort();
+            outside.dedup();
+            let earlier: HashMap<String, String> = self
+                .svc
                 .find_by_client_ids(&self.ctx, record, &outside)?
                 .into_iter()
                 .map(|m| (m.client_id, format!("{}/{}", m.meta.resource_type, m.meta.id)))
-                .collect()
-        };
-        let mut requests = Vec::with_capacity(chosen.len());
-        let mut locations = Vec::with_capacity(chosen.len());
-        for (pos, (i, e)) in chosen.iter().enumerate() {
-            if skip_patient && is_patient(e) {
-                continue;
+                .collect();
+            if !earlier.is_empty() {
+                for r in &mut resources {
+                    rewrite_reference_strings(r, &mut |x| earlier.get(x).cloned());
+                }
             }
-            let mut resource = e.resource.clone();
-            hearth_fhir::rewrite_references(&mut resource, &mut |r| {
-                alias.get(r).cloned().or_else(|| earlier.get(r).cloned())
-            });
+        }
+        let mut requests = Vec::with_capacity(entries.len());
+        let mut locations = Vec::with_capacity(entries.len());
+        for (pos, (e, resource)) in entries.iter().zip(resources).enumerate() {
             let envelope = EnvelopeFields {
-                client_id: names[*i].client_id.clone(),
+                client_id: names[pos].client_id.clone(),
                 source: Some(SOURCE_TEXT.into()),
                 ..Default::default()
             };
             let (id, known) = ids[pos];
             let req = if is_patient(e) && !known {
-                ItemRequest::Update {
-                    id: patient_item,
-                    expected_version: None,
-                    resource,
-                    envelope,
-                }
+                ItemRequest::Update { id: patient_item, expected_version: None, resource, envelope }
             } else {
-                ItemRequest::Create {
-                    id: Some(id),
-                    resource,
-                    envelope,
-                }
+                ItemRequest::Create { id: Some(id), resource, envelope }
             };
             requests.push(req);
             locations.push(format!("{}.resource", e.location));
         }
-        let _ = record;
         Ok((requests, locations))
     }
 
@@ -413,16 +398,7 @@ impl<'a> Importer<'a> {
             records.push(placement);
         }
         // Which records each entry belongs to.
-        let refs: Vec<Vec<String>> = unit
-            .entries
-            .iter()
-            .map(|e| {
-                hearth_fhir::references(&e.resource)
-                    .into_iter()
-                    .map(|s| s.reference)
-                    .collect()
-            })
-            .collect();
+        let refs: Vec<Vec<&str>> = unit.entries.iter().map(|e| reference_strings(&e.resource)).collect();
         let mut homes: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); unit.entries.len()];
         for (i, e) in unit.entries.iter().enumerate() {
             if let Some(r) = record_of_patient.get(&i) {
@@ -431,7 +407,7 @@ impl<'a> Importer<'a> {
             }
             let _ = e;
             for r in &refs[i] {
-                match by_alias.get(r.as_str()) {
+                match by_alias.get(*r) {
                     Some(j) if record_of_patient.contains_key(j) => {
                         homes[i].insert(record_of_patient[j]);
                     }
@@ -466,7 +442,7 @@ impl<'a> Importer<'a> {
                 }
                 let from = homes[i].clone();
                 for r in &refs[i] {
-                    if let Some(&j) = by_alias.get(r.as_str())
+                    if let Some(&j) = by_alias.get(*r)
                         && !record_of_patient.contains_key(&j)
                         && !from.is_subset(&homes[j])
                     {
@@ -484,15 +460,9 @@ impl<'a> Importer<'a> {
         let mut new_records = Vec::new();
         let mut batches = Vec::new();
         for (k, placement) in records.iter_mut().enumerate() {
-            let members: Vec<(usize, &Entry)> = unit
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| homes[*i].contains(&k))
-                .collect();
-            let idx: Vec<usize> = members.iter().map(|(i, _)| *i).collect();
-            let member_entries: Vec<Entry> = members.iter().map(|(_, e)| (*e).clone()).collect();
-            let member_names: Vec<Names> = idx.iter().map(|i| names_of(&unit.entries[*i])).collect();
+            let idx: Vec<usize> = (0..unit.entries.len()).filter(|i| homes[*i].contains(&k)).collect();
+            let member_entries: Vec<&Entry> = idx.iter().map(|i| &unit.entries[*i]).collect();
+            let member_names: Vec<&Names> = idx.iter().map(|i| &names[*i]).collect();
             let patient_item = match (&placement.new, placement.patient_item) {
                 (Some(p), _) => p.patient_item,
                 (None, _) => {
@@ -525,11 +495,8 @@ impl<'a> Importer<'a> {
                 )
                 .map_err(svc_err)?
             };
-            // Names indexed by position in `members`.
-            let chosen: Vec<(usize, &Entry)> = member_entries.iter().enumerate().collect();
-            let is_new = placement.new.is_some();
             let (mut requests, mut locations) = self
-                .requests(placement.record, chosen, &member_names, &ids, patient_item, false)
+                .requests(placement.record, &member_entries, &member_names, &ids, patient_item)
                 .map_err(svc_err)?;
             if let Some(plan) = placement.new.as_mut() {
                 // The new record's Patient travels in the plan; the rest in its batch.
@@ -547,7 +514,6 @@ impl<'a> Importer<'a> {
                     locations.remove(p);
                 }
             }
-            let _ = is_new;
             batches.push(BatchRequest {
                 record: placement.record,
                 requests,
@@ -572,4 +538,48 @@ impl<'a> Importer<'a> {
 
 fn is_relative(r: &str) -> bool {
     !r.starts_with('#') && !r.contains(':') && r.split('/').count() == 2
+}
+
+/// Every `reference` string of any object in `v`. A fast, schema-free scan for placement and
+/// rewriting; validation walks references exactly, by the FHIR model, afterwards.
+fn reference_strings(v: &Value) -> Vec<&str> {
+    fn go<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    match x {
+                        Value::String(s) if k == "reference" => out.push(s),
+                        Value::Object(_) | Value::Array(_) => go(x, out),
+                        _ => {}
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| go(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    go(v, &mut out);
+    out
+}
+
+/// Replaces `reference` strings for which `f` returns a new value.
+fn rewrite_reference_strings(v: &mut Value, f: &mut dyn FnMut(&str) -> Option<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                match x {
+                    Value::String(s) if k == "reference" => {
+                        if let Some(new) = f(s) {
+                            *s = new;
+                        }
+                    }
+                    Value::Object(_) | Value::Array(_) => rewrite_reference_strings(x, f),
+                    _ => {}
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| rewrite_reference_strings(x, f)),
+        _ => {}
+    }
 }

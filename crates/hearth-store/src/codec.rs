@@ -4,6 +4,8 @@
 //!   one small JSON document, `NULL` when all are empty;
 //! - audit entries' item lists and data types are compact JSON arrays.
 
+use std::cell::RefCell;
+
 use hearth_domain::audit::ItemVersionRef;
 use hearth_domain::{BlobRef, ItemLink, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -13,12 +15,39 @@ use crate::{StoreError, StoreResult};
 /// zstd level for bodies: fast enough for bulk import, about 3× smaller than the JSON.
 const ZSTD_LEVEL: i32 = 3;
 
+thread_local! {
+    // zstd contexts are large to set up; each thread keeps one of each and reuses it.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// Largest body accepted when decompressing (a sanity bound against corrupt frames).
+const MAX_BODY: usize = 256 * 1024 * 1024;
+
 pub fn compress_body(json: &str) -> StoreResult<Vec<u8>> {
-    zstd::bulk::compress(json.as_bytes(), ZSTD_LEVEL).map_err(|e| StoreError::Backend(format!("zstd: {e}")))
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| StoreError::Backend(format!("zstd: {e}")))?);
+        }
+        let c = slot.as_mut().ok_or_else(|| StoreError::Backend("zstd compressor unavailable".into()))?;
+        c.compress(json.as_bytes()).map_err(|e| StoreError::Backend(format!("zstd: {e}")))
+    })
 }
 
 pub fn decompress_body(bytes: &[u8]) -> StoreResult<String> {
-    let raw = zstd::stream::decode_all(bytes).map_err(|e| StoreError::Corrupt(format!("zstd: {e}")))?;
+    let size = match zstd::zstd_safe::get_frame_content_size(bytes) {
+        Ok(Some(n)) if (n as usize) <= MAX_BODY => n as usize,
+        _ => return Err(StoreError::Corrupt("zstd frame without a valid content size".into())),
+    };
+    let raw = DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| StoreError::Corrupt(format!("zstd: {e}")))?);
+        }
+        let d = slot.as_mut().ok_or_else(|| StoreError::Corrupt("zstd decompressor unavailable".into()))?;
+        d.decompress(bytes, size).map_err(|e| StoreError::Corrupt(format!("zstd: {e}")))
+    })?;
     String::from_utf8(raw).map_err(|e| StoreError::Corrupt(format!("body is not UTF-8: {e}")))
 }
 
