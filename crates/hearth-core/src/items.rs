@@ -860,14 +860,15 @@ impl Services {
 const PARALLEL_PREPARE: usize = 64;
 
 type PrepareJob = (usize, Value, ItemId, EnvelopeFields);
+type PrepareResult = (usize, Result<Prepared, Vec<ValidationIssue>>);
 
 /// Prepares resources, splitting large batches over two threads (the work is CPU-bound and
 /// independent per resource; the rest of the write path is serial).
 fn prepare_all(
     mut jobs: Vec<PrepareJob>,
     at: Timestamp,
-) -> ServiceResult<Vec<(usize, Result<Prepared, Vec<ValidationIssue>>)>> {
-    let run = |jobs: Vec<PrepareJob>| -> Vec<(usize, Result<Prepared, Vec<ValidationIssue>>)> {
+) -> ServiceResult<Vec<PrepareResult>> {
+    let run = |jobs: Vec<PrepareJob>| -> Vec<PrepareResult> {
         jobs.into_iter().map(|(i, r, id, env)| (i, prepare(r, id, &env, at))).collect()
     };
     if jobs.len() < PARALLEL_PREPARE {

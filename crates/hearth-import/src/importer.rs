@@ -13,7 +13,8 @@
 //! Placement (`--owner`): every Patient starts (or, on a re-run, finds) a record owned by the
 //! account; a resource that refers to a Patient goes into that Patient's record; a resource that
 //! refers to no Patient (Organization, Practitioner, Medication…) goes into every record whose
-//! resources refer to it, directly or through others. A resource nothing places is reported.
+//! resources refer to it, directly or through others; a resource still unplaced goes where the
+//! resources it refers to went. A resource nothing places is reported.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -28,7 +29,6 @@ use crate::source::{Entry, Unit};
 
 /// The tool name imports are written and audited under.
 pub const IMPORT_TOOL: &str = "hearth-import";
-const SOURCE_TEXT: &str = "FHIR import";
 
 #[derive(Debug, thiserror::Error)]
 #[error("{source_name}{}: {message}", if .location.is_empty() { String::new() } else { format!(": {}", .location) })]
@@ -319,11 +319,9 @@ impl<'a> Importer<'a> {
         let mut requests = Vec::with_capacity(entries.len());
         let mut locations = Vec::with_capacity(entries.len());
         for (pos, (e, resource)) in entries.iter().zip(resources).enumerate() {
-            let envelope = EnvelopeFields {
-                client_id: names[pos].client_id.clone(),
-                source: Some(SOURCE_TEXT.into()),
-                ..Default::default()
-            };
+            // Provenance is the writer (the `hearth-import` tool) and the client id (the source's
+            // fullUrl or Type/id); no per-item source text is needed.
+            let envelope = EnvelopeFields { client_id: names[pos].client_id.clone(), ..Default::default() };
             let (id, known) = ids[pos];
             let req = if is_patient(e) && !known {
                 ItemRequest::Update { id: patient_item, expected_version: None, resource, envelope }
@@ -449,6 +447,29 @@ impl<'a> Importer<'a> {
                         homes[j].extend(from.iter().copied());
                         changed = true;
                     }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        // A resource still without a record (an Observation derived from another, a Provenance…)
+        // goes where the resources it refers to are.
+        for _ in 0..16 {
+            let mut changed = false;
+            for i in 0..unit.entries.len() {
+                if !homes[i].is_empty() {
+                    continue;
+                }
+                let mut found = BTreeSet::new();
+                for r in &refs[i] {
+                    if let Some(&j) = by_alias.get(*r) {
+                        found.extend(homes[j].iter().copied());
+                    }
+                }
+                if !found.is_empty() {
+                    homes[i] = found;
+                    changed = true;
                 }
             }
             if !changed {

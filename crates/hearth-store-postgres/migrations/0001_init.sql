@@ -72,8 +72,11 @@ CREATE TABLE client_ids (
     client_id    TEXT NOT NULL,
     ik           BIGINT NOT NULL,
     content_hash BYTEA NOT NULL,
+    patient      BOOLEAN NOT NULL DEFAULT false,
     PRIMARY KEY (rk, writer, client_id)
 );
+-- Finds the record an importer made for a source Patient, without visiting every record.
+CREATE INDEX client_ids_patient ON client_ids (writer, client_id) WHERE patient;
 
 -- Codes of each item's primary code element, "system|code".
 CREATE TABLE item_codes (

@@ -90,21 +90,22 @@ pub(crate) fn create_many(
         iks.insert(ItemId(col(r, 0)?), col::<i64>(r, 1)?);
     }
     // Client ids of the items written; a taken one inserts nothing.
-    let (mut cids, mut cid_iks, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cids, mut cid_iks, mut hashes, mut patients) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (id, c) in ops {
         if let (Some(cid), Some(ik)) = (&c.client_id, iks.get(id)) {
             cids.push(cid.as_str());
             cid_iks.push(*ik);
             hashes.push(c.content_hash()[..16].to_vec());
+            patients.push(c.resource_type == "Patient");
         }
     }
     let mut claimed = HashSet::with_capacity(cids.len());
     if !cids.is_empty() {
         for r in db.query(
-            "INSERT INTO client_ids (rk, writer, client_id, ik, content_hash)
-             SELECT $1, $2, c, k, h FROM unnest($3::text[], $4::bigint[], $5::bytea[]) AS t(c, k, h)
+            "INSERT INTO client_ids (rk, writer, client_id, ik, content_hash, patient)
+             SELECT $1, $2, c, k, h, p FROM unnest($3::text[], $4::bigint[], $5::bytea[], $6::bool[]) AS t(c, k, h, p)
              ON CONFLICT DO NOTHING RETURNING client_id",
-            &[&w.rk, &w.writer, &cids, &cid_iks, &hashes],
+            &[&w.rk, &w.writer, &cids, &cid_iks, &hashes, &patients],
         )? {
             claimed.insert(col::<String>(&r, 0)?);
         }

@@ -197,11 +197,11 @@ pub(crate) fn record_by_patient_client_id(
     client_id: &str,
 ) -> StoreResult<Option<RecordId>> {
     db.opt(
-        "SELECT r.id FROM record_access a
-         JOIN records r ON r.rk = a.rk
-         JOIN client_ids c ON c.rk = a.rk AND c.writer = $2 AND c.client_id = $3
+        "SELECT r.id FROM client_ids c
+         JOIN records r ON r.rk = c.rk
+         JOIN record_access a ON a.rk = c.rk AND a.account_id = $1
          JOIN items i ON i.ik = c.ik AND i.id = r.patient_item
-         WHERE a.account_id = $1 ORDER BY r.rk LIMIT 1",
+         WHERE c.writer = $2 AND c.client_id = $3 AND c.patient ORDER BY r.rk LIMIT 1",
         &[&account.0, &writer, &client_id],
     )?
     .map(|r| Ok(RecordId(col(&r, 0)?)))

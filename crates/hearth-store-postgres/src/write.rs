@@ -260,11 +260,11 @@ fn set_client_id(db: &mut Db<'_>, rk: i64, writer: &str, ik: i64, content: &Item
     let hash = &content.content_hash()[..16];
     let rows = db
         .try_query(
-            "INSERT INTO client_ids (rk, writer, client_id, ik, content_hash) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO client_ids (rk, writer, client_id, ik, content_hash, patient) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (rk, writer, client_id) DO UPDATE SET content_hash = excluded.content_hash
              WHERE client_ids.ik = excluded.ik
              RETURNING ik",
-            &[&rk, &writer, cid, &ik, &hash],
+            &[&rk, &writer, cid, &ik, &hash, &(content.resource_type == "Patient")],
         )
         .map_err(|e| {
             if is_unique_violation(&e) {

@@ -69,8 +69,11 @@ CREATE TABLE client_ids (
     client_id    TEXT NOT NULL,
     ik           INTEGER NOT NULL,
     content_hash BLOB NOT NULL,
+    patient      INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (rk, writer, client_id)
 ) WITHOUT ROWID;
+-- Finds the record an importer made for a source Patient, without visiting every record.
+CREATE INDEX client_ids_patient ON client_ids (writer, client_id) WHERE patient = 1;
 
 -- Codes of each item's primary code element, "system|code".
 CREATE TABLE item_codes (

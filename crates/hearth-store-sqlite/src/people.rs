@@ -257,11 +257,11 @@ pub(crate) fn record_by_patient_client_id(
 ) -> StoreResult<Option<RecordId>> {
     let id: Option<Vec<u8>> = conn
         .prepare_cached(
-            "SELECT r.id FROM record_access a
-             JOIN records r ON r.rk = a.rk
-             JOIN client_ids c ON c.rk = a.rk AND c.writer = ?2 AND c.client_id = ?3
+            "SELECT r.id FROM client_ids c
+             JOIN records r ON r.rk = c.rk
+             JOIN record_access a ON a.rk = c.rk AND a.account_id = ?1
              JOIN items i ON i.ik = c.ik AND i.id = r.patient_item
-             WHERE a.account_id = ?1 ORDER BY r.rk LIMIT 1",
+             WHERE c.writer = ?2 AND c.client_id = ?3 AND c.patient = 1 ORDER BY r.rk LIMIT 1",
         )
         .and_then(|mut s| {
             s.query_row(params![&account.as_bytes()[..], writer, client_id], |r| r.get(0))

@@ -275,8 +275,10 @@ fn set_client_id(tx: &Connection, rk: i64, writer: &str, ik: i64, content: &Item
             .map(|_| ())
             .map_err(db_err),
         None => tx
-            .prepare_cached("INSERT INTO client_ids (rk, writer, client_id, ik, content_hash) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .and_then(|mut s| s.execute(params![rk, writer, cid, ik, hash]))
+            .prepare_cached(
+                "INSERT INTO client_ids (rk, writer, client_id, ik, content_hash, patient) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| s.execute(params![rk, writer, cid, ik, hash, content.resource_type == "Patient"]))
             .map(|_| ())
             .map_err(db_err),
     }

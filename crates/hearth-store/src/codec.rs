@@ -15,23 +15,33 @@ use crate::{StoreError, StoreResult};
 /// zstd level for bodies: fast enough for bulk import, about 3× smaller than the JSON.
 const ZSTD_LEVEL: i32 = 3;
 
+/// The zstd dictionary bodies are compressed with, trained on the official FHIR R4 examples
+/// (`examples/train_dictionary.rs`). Frames record the dictionary id, so bodies written with a
+/// later dictionary, or with none, stay readable as long as their dictionary ships.
+static DICTIONARY: &[u8] = include_bytes!("../data/fhir-r4.zdict");
+
 thread_local! {
     // zstd contexts are large to set up; each thread keeps one of each and reuses it.
     static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    static PLAIN_DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
 /// Largest body accepted when decompressing (a sanity bound against corrupt frames).
 const MAX_BODY: usize = 256 * 1024 * 1024;
 
+fn zstd_err(e: std::io::Error) -> StoreError {
+    StoreError::Backend(format!("zstd: {e}"))
+}
+
 pub fn compress_body(json: &str) -> StoreResult<Vec<u8>> {
     COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|e| StoreError::Backend(format!("zstd: {e}")))?);
-        }
-        let c = slot.as_mut().ok_or_else(|| StoreError::Backend("zstd compressor unavailable".into()))?;
-        c.compress(json.as_bytes()).map_err(|e| StoreError::Backend(format!("zstd: {e}")))
+        let c = match &mut *slot {
+            Some(c) => c,
+            None => slot.insert(zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, DICTIONARY).map_err(zstd_err)?),
+        };
+        c.compress(json.as_bytes()).map_err(zstd_err)
     })
 }
 
@@ -40,12 +50,18 @@ pub fn decompress_body(bytes: &[u8]) -> StoreResult<String> {
         Ok(Some(n)) if (n as usize) <= MAX_BODY => n as usize,
         _ => return Err(StoreError::Corrupt("zstd frame without a valid content size".into())),
     };
-    let raw = DECOMPRESSOR.with(|cell| {
+    let with_dict = zstd::zstd_safe::get_dict_id_from_frame(bytes).is_some();
+    let cell = if with_dict { &DECOMPRESSOR } else { &PLAIN_DECOMPRESSOR };
+    let raw = cell.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| StoreError::Corrupt(format!("zstd: {e}")))?);
-        }
-        let d = slot.as_mut().ok_or_else(|| StoreError::Corrupt("zstd decompressor unavailable".into()))?;
+        let d = match &mut *slot {
+            Some(d) => d,
+            None => slot.insert(if with_dict {
+                zstd::bulk::Decompressor::with_dictionary(DICTIONARY).map_err(zstd_err)?
+            } else {
+                zstd::bulk::Decompressor::new().map_err(zstd_err)?
+            }),
+        };
         d.decompress(bytes, size).map_err(|e| StoreError::Corrupt(format!("zstd: {e}")))
     })?;
     String::from_utf8(raw).map_err(|e| StoreError::Corrupt(format!("body is not UTF-8: {e}")))

@@ -15,7 +15,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    runtime.block_on(async move {
+    // The services outlive the runtime: a PostgreSQL pool must not be dropped on a runtime thread.
+    let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -26,10 +27,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             "hearth is serving"
         );
         println!("hearth listening on http://{}", listener.local_addr()?);
-        serve(listener, AppState { services }, shutdown_signal())
+        serve(listener, AppState { services: services.clone() }, shutdown_signal())
             .await
             .context("server failed")
-    })
+    });
+    drop(runtime);
+    drop(services);
+    result
 }
 
 async fn shutdown_signal() {

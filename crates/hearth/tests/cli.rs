@@ -217,6 +217,11 @@ fn admin(backend: Backend) {
     h.run(["import", "--owner", "nobody@example.org", SYNTHEA_DIR])
         .failure()
         .stderr_has(&["nobody@example.org"]);
+    let missing = uuid::Uuid::new_v4().to_string();
+    let one = h.write("one.json", r#"{"resourceType":"Basic","code":{"text":"x"}}"#);
+    h.run(["import", "--quiet", "--record", &missing, one.to_str().unwrap()])
+        .failure()
+        .stderr_line_has(&["one.json", &missing, "not found"]);
     h.run(["export", "--record", "not-an-id", "--out", "x"])
         .failure()
         .stderr_has(&["not-an-id"]);
