@@ -373,7 +373,11 @@ impl Services {
         let mut is_patient = vec![false; requests.len()];
         for (i, r) in requests.iter_mut().enumerate() {
             match r {
-                ItemRequest::Create { id, resource, envelope } => {
+                ItemRequest::Create {
+                    id,
+                    resource,
+                    envelope,
+                } => {
                     let prior = envelope
                         .client_id
                         .as_ref()
@@ -384,7 +388,12 @@ impl Services {
                     is_patient[i] = resource.get("resourceType").and_then(Value::as_str) == Some("Patient");
                     jobs.push((i, std::mem::take(resource), item_id, envelope.clone()));
                 }
-                ItemRequest::Update { id, resource, envelope, .. } => {
+                ItemRequest::Update {
+                    id,
+                    resource,
+                    envelope,
+                    ..
+                } => {
                     jobs.push((i, std::mem::take(resource), *id, envelope.clone()));
                 }
                 ItemRequest::Delete { .. } | ItemRequest::Restore { .. } => {}
@@ -464,7 +473,12 @@ impl Services {
                         }
                     }
                 }
-                ItemRequest::Update { id, expected_version, envelope, .. } => {
+                ItemRequest::Update {
+                    id,
+                    expected_version,
+                    envelope,
+                    ..
+                } => {
                     let Some(meta) = current.get(&id) else {
                         return Err(ServiceError::NotFound(format!("item {id} not found")));
                     };
@@ -864,12 +878,11 @@ type PrepareResult = (usize, Result<Prepared, Vec<ValidationIssue>>);
 
 /// Prepares resources, splitting large batches over two threads (the work is CPU-bound and
 /// independent per resource; the rest of the write path is serial).
-fn prepare_all(
-    mut jobs: Vec<PrepareJob>,
-    at: Timestamp,
-) -> ServiceResult<Vec<PrepareResult>> {
+fn prepare_all(mut jobs: Vec<PrepareJob>, at: Timestamp) -> ServiceResult<Vec<PrepareResult>> {
     let run = |jobs: Vec<PrepareJob>| -> Vec<PrepareResult> {
-        jobs.into_iter().map(|(i, r, id, env)| (i, prepare(r, id, &env, at))).collect()
+        jobs.into_iter()
+            .map(|(i, r, id, env)| (i, prepare(r, id, &env, at)))
+            .collect()
     };
     if jobs.len() < PARALLEL_PREPARE {
         return Ok(run(jobs));
@@ -878,7 +891,11 @@ fn prepare_all(
     std::thread::scope(|s| {
         let handle = s.spawn(|| run(second));
         let mut out = run(jobs);
-        out.extend(handle.join().map_err(|_| ServiceError::Internal("resource preparation panicked".into()))?);
+        out.extend(
+            handle
+                .join()
+                .map_err(|_| ServiceError::Internal("resource preparation panicked".into()))?,
+        );
         Ok(out)
     })
 }

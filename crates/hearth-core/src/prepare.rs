@@ -9,7 +9,7 @@
 
 use hearth_domain::datatypes::{self, registry};
 use hearth_domain::{ItemContent, ItemId, Timestamp};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::ValidationIssue;
 
@@ -75,7 +75,7 @@ pub fn prepare(
     }
     // The envelope owns the id and the version metadata; set them before validating so an
     // incoming id of another server's form is not held against the writer.
-    set_id(&mut resource, &rt, id);
+    set_id(&mut resource, id);
     strip_envelope_meta(&mut resource);
 
     let mut issues: Vec<ValidationIssue> = hearth_fhir::validate_resource(&resource)
@@ -140,20 +140,20 @@ pub fn prepare(
 }
 
 /// Puts `"id"` right after `"resourceType"`, replacing any id the writer sent.
-fn set_id(resource: &mut Value, rt: &str, id: ItemId) {
-    let Some(obj) = resource.as_object_mut() else {
+fn set_id(resource: &mut Value, id: ItemId) {
+    let Some(obj) = resource.as_object_mut() else { return };
+    let id = Value::String(id.to_string());
+    let rt_first = obj.keys().next().map(String::as_str) == Some("resourceType");
+    let id_second = obj.keys().nth(1).map(String::as_str) == Some("id");
+    if rt_first && id_second {
+        obj.insert("id".into(), id);
         return;
-    };
-    let old = std::mem::take(obj);
-    let mut new = Map::with_capacity(old.len() + 1);
-    new.insert("resourceType".into(), Value::String(rt.into()));
-    new.insert("id".into(), Value::String(id.to_string()));
-    for (k, v) in old {
-        if k != "resourceType" && k != "id" {
-            new.insert(k, v);
-        }
     }
-    *obj = new;
+    obj.shift_remove("id");
+    if let Some(rt) = obj.shift_remove("resourceType") {
+        obj.shift_insert(0, "resourceType".into(), rt);
+    }
+    obj.shift_insert(1, "id".into(), id);
 }
 
 fn strip_envelope_meta(resource: &mut Value) {

@@ -143,7 +143,11 @@ fn tail_type_id(url: &str) -> Option<String> {
 }
 
 fn is_patient(e: &Entry) -> bool {
-    e.resource.get("resourceType").and_then(Value::as_str) == Some("Patient")
+    is_patient_value(&e.resource)
+}
+
+fn is_patient_value(v: &Value) -> bool {
+    v.get("resourceType").and_then(Value::as_str) == Some("Patient")
 }
 
 fn patient_display_name(p: &Value) -> String {
@@ -219,11 +223,11 @@ impl<'a> Importer<'a> {
         }
         self.patients_seen += patients;
         let names: Vec<Names> = unit.entries.iter().map(names_of).collect();
-        let entries: Vec<&Entry> = unit.entries.iter().collect();
         let name_refs: Vec<&Names> = names.iter().collect();
-        let ids = self.assign_ids(record, &entries, &name_refs, Some(rec.patient_item)).map_err(svc_err)?;
+        let ids = self.assign_ids(record, &unit.entries, &name_refs, Some(rec.patient_item)).map_err(svc_err)?;
+        let source = unit.source.clone();
         let (requests, locations) =
-            self.requests(record, &entries, &name_refs, &ids, rec.patient_item).map_err(svc_err)?;
+            self.requests(record, unit.entries, &name_refs, &ids, rec.patient_item).map_err(svc_err)?;
         let out = self
             .svc
             .write_many(
@@ -235,7 +239,7 @@ impl<'a> Importer<'a> {
                     locations,
                 }],
             )
-            .map_err(|e| ImportError::service(&unit.source, e))?;
+            .map_err(|e| ImportError::service(&source, e))?;
         self.summary.records.insert(record);
         Ok(out)
     }
@@ -245,7 +249,7 @@ impl<'a> Importer<'a> {
     fn assign_ids(
         &self,
         record: RecordId,
-        entries: &[&Entry],
+        entries: &[Entry],
         names: &[&Names],
         patient_item: Option<ItemId>,
     ) -> Result<Vec<(ItemId, bool)>, ServiceError> {
@@ -274,7 +278,7 @@ impl<'a> Importer<'a> {
     fn requests(
         &self,
         record: RecordId,
-        entries: &[&Entry],
+        entries: Vec<Entry>,
         names: &[&Names],
         ids: &[(ItemId, bool)],
         patient_item: ItemId,
@@ -286,10 +290,12 @@ impl<'a> Importer<'a> {
             }
         }
         let mut resources: Vec<Value> = Vec::with_capacity(entries.len());
+        let mut places: Vec<(String, bool)> = Vec::with_capacity(entries.len());
         // Relative references to resources imported before are found by client id.
         let mut outside = Vec::new();
         for e in entries {
-            let mut resource = e.resource.clone();
+            places.push((e.location, is_patient_value(&e.resource)));
+            let mut resource = e.resource;
             rewrite_reference_strings(&mut resource, &mut |r| match alias.get(r) {
                 Some(new) => Some(new.clone()),
                 None => {
@@ -316,20 +322,32 @@ impl<'a> Importer<'a> {
                 }
             }
         }
-        let mut requests = Vec::with_capacity(entries.len());
-        let mut locations = Vec::with_capacity(entries.len());
-        for (pos, (e, resource)) in entries.iter().zip(resources).enumerate() {
+        let mut requests = Vec::with_capacity(places.len());
+        let mut locations = Vec::with_capacity(places.len());
+        for (pos, ((location, patient), resource)) in places.into_iter().zip(resources).enumerate() {
             // Provenance is the writer (the `hearth-import` tool) and the client id (the source's
             // fullUrl or Type/id); no per-item source text is needed.
-            let envelope = EnvelopeFields { client_id: names[pos].client_id.clone(), ..Default::default() };
+            let envelope = EnvelopeFields {
+                client_id: names[pos].client_id.clone(),
+                ..Default::default()
+            };
             let (id, known) = ids[pos];
-            let req = if is_patient(e) && !known {
-                ItemRequest::Update { id: patient_item, expected_version: None, resource, envelope }
+            let req = if patient && !known {
+                ItemRequest::Update {
+                    id: patient_item,
+                    expected_version: None,
+                    resource,
+                    envelope,
+                }
             } else {
-                ItemRequest::Create { id: Some(id), resource, envelope }
+                ItemRequest::Create {
+                    id: Some(id),
+                    resource,
+                    envelope,
+                }
             };
             requests.push(req);
-            locations.push(format!("{}.resource", e.location));
+            locations.push(format!("{location}.resource"));
         }
         Ok((requests, locations))
     }
@@ -396,7 +414,11 @@ impl<'a> Importer<'a> {
             records.push(placement);
         }
         // Which records each entry belongs to.
-        let refs: Vec<Vec<&str>> = unit.entries.iter().map(|e| reference_strings(&e.resource)).collect();
+        let refs: Vec<Vec<&str>> = unit
+            .entries
+            .iter()
+            .map(|e| reference_strings(&e.resource))
+            .collect();
         let mut homes: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); unit.entries.len()];
         for (i, e) in unit.entries.iter().enumerate() {
             if let Some(r) = record_of_patient.get(&i) {
@@ -478,11 +500,20 @@ impl<'a> Importer<'a> {
         }
         self.summary.unplaced += homes.iter().filter(|h| h.is_empty()).count() as u64;
 
+        let source = unit.source.clone();
+        let mut pool: Vec<Option<Entry>> = unit.entries.into_iter().map(Some).collect();
         let mut new_records = Vec::new();
         let mut batches = Vec::new();
         for (k, placement) in records.iter_mut().enumerate() {
-            let idx: Vec<usize> = (0..unit.entries.len()).filter(|i| homes[*i].contains(&k)).collect();
-            let member_entries: Vec<&Entry> = idx.iter().map(|i| &unit.entries[*i]).collect();
+            let idx: Vec<usize> = (0..pool.len())
+                .filter(|i| homes[*i].contains(&k))
+                .collect();
+            // An entry of one record moves into its batch; one shared by several is copied.
+            let member_entries: Vec<Entry> = idx
+                .iter()
+                .map(|i| if homes[*i].len() == 1 { pool[*i].take() } else { pool[*i].clone() })
+                .collect::<Option<Vec<Entry>>>()
+                .ok_or_else(|| vec![ImportError::at(&source, "", "an entry was placed twice")])?;
             let member_names: Vec<&Names> = idx.iter().map(|i| &names[*i]).collect();
             let patient_item = match (&placement.new, placement.patient_item) {
                 (Some(p), _) => p.patient_item,
@@ -517,7 +548,13 @@ impl<'a> Importer<'a> {
                 .map_err(svc_err)?
             };
             let (mut requests, mut locations) = self
-                .requests(placement.record, &member_entries, &member_names, &ids, patient_item)
+                .requests(
+                    placement.record,
+                    member_entries,
+                    &member_names,
+                    &ids,
+                    patient_item,
+                )
                 .map_err(svc_err)?;
             if let Some(plan) = placement.new.as_mut() {
                 // The new record's Patient travels in the plan; the rest in its batch.
@@ -549,7 +586,7 @@ impl<'a> Importer<'a> {
         let out = self
             .svc
             .write_many(&self.ctx, new_records, batches)
-            .map_err(|e| ImportError::service(&unit.source, e))?;
+            .map_err(|e| ImportError::service(&source, e))?;
         // The new records' Patients are written with the records, outside the batch outcomes.
         self.summary.records_created += created;
         self.summary.created += created;

@@ -10,10 +10,24 @@
 use std::path::PathBuf;
 
 const SKIP: &[&str] = &[
-    "StructureDefinition", "ValueSet", "CodeSystem", "SearchParameter", "OperationDefinition",
-    "CapabilityStatement", "ImplementationGuide", "ConceptMap", "NamingSystem", "CompartmentDefinition",
-    "StructureMap", "GraphDefinition", "MessageDefinition", "TerminologyCapabilities", "ExampleScenario",
-    "TestScript", "TestReport", "Bundle",
+    "StructureDefinition",
+    "ValueSet",
+    "CodeSystem",
+    "SearchParameter",
+    "OperationDefinition",
+    "CapabilityStatement",
+    "ImplementationGuide",
+    "ConceptMap",
+    "NamingSystem",
+    "CompartmentDefinition",
+    "StructureMap",
+    "GraphDefinition",
+    "MessageDefinition",
+    "TerminologyCapabilities",
+    "ExampleScenario",
+    "TestScript",
+    "TestReport",
+    "Bundle",
 ];
 
 fn main() {
@@ -34,8 +48,12 @@ fn main() {
     let mut samples: Vec<Vec<u8>> = Vec::new();
     for f in files {
         let Ok(text) = std::fs::read(&f) else { continue };
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&text) else { continue };
-        let Some(rt) = v.get("resourceType").and_then(|r| r.as_str()) else { continue };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let Some(rt) = v.get("resourceType").and_then(|r| r.as_str()) else {
+            continue;
+        };
         if SKIP.contains(&rt) {
             continue;
         }
@@ -47,5 +65,11 @@ fn main() {
     let total: usize = samples.iter().map(Vec::len).sum();
     let dict = zstd::dict::from_samples(&samples, 64 * 1024).expect("train");
     std::fs::write(&out, &dict).expect("write dictionary");
-    println!("{} samples, {} bytes -> dictionary of {} bytes at {}", samples.len(), total, dict.len(), out.display());
+    println!(
+        "{} samples, {} bytes -> dictionary of {} bytes at {}",
+        samples.len(),
+        total,
+        dict.len(),
+        out.display()
+    );
 }

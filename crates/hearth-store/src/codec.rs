@@ -39,7 +39,8 @@ pub fn compress_body(json: &str) -> StoreResult<Vec<u8>> {
         let mut slot = cell.borrow_mut();
         let c = match &mut *slot {
             Some(c) => c,
-            None => slot.insert(zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, DICTIONARY).map_err(zstd_err)?),
+            None => slot
+                .insert(zstd::bulk::Compressor::with_dictionary(ZSTD_LEVEL, DICTIONARY).map_err(zstd_err)?),
         };
         c.compress(json.as_bytes()).map_err(zstd_err)
     })
@@ -48,10 +49,18 @@ pub fn compress_body(json: &str) -> StoreResult<Vec<u8>> {
 pub fn decompress_body(bytes: &[u8]) -> StoreResult<String> {
     let size = match zstd::zstd_safe::get_frame_content_size(bytes) {
         Ok(Some(n)) if (n as usize) <= MAX_BODY => n as usize,
-        _ => return Err(StoreError::Corrupt("zstd frame without a valid content size".into())),
+        _ => {
+            return Err(StoreError::Corrupt(
+                "zstd frame without a valid content size".into(),
+            ));
+        }
     };
     let with_dict = zstd::zstd_safe::get_dict_id_from_frame(bytes).is_some();
-    let cell = if with_dict { &DECOMPRESSOR } else { &PLAIN_DECOMPRESSOR };
+    let cell = if with_dict {
+        &DECOMPRESSOR
+    } else {
+        &PLAIN_DECOMPRESSOR
+    };
     let raw = cell.with(|cell| {
         let mut slot = cell.borrow_mut();
         let d = match &mut *slot {
@@ -62,7 +71,8 @@ pub fn decompress_body(bytes: &[u8]) -> StoreResult<String> {
                 zstd::bulk::Decompressor::new().map_err(zstd_err)?
             }),
         };
-        d.decompress(bytes, size).map_err(|e| StoreError::Corrupt(format!("zstd: {e}")))
+        d.decompress(bytes, size)
+            .map_err(|e| StoreError::Corrupt(format!("zstd: {e}")))
     })?;
     String::from_utf8(raw).map_err(|e| StoreError::Corrupt(format!("body is not UTF-8: {e}")))
 }

@@ -27,9 +27,15 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             "hearth is serving"
         );
         println!("hearth listening on http://{}", listener.local_addr()?);
-        serve(listener, AppState { services: services.clone() }, shutdown_signal())
-            .await
-            .context("server failed")
+        serve(
+            listener,
+            AppState {
+                services: services.clone(),
+            },
+            shutdown_signal(),
+        )
+        .await
+        .context("server failed")
     });
     drop(runtime);
     drop(services);

@@ -436,7 +436,9 @@ fn assert_round_trip(bundle: &Value, exp: &common::export::Export) {
         let (meta, exported) = &current[url];
         let item = meta["id"].as_str().unwrap();
         assert_eq!(meta["resource_type"], e["resource"]["resourceType"]);
-        assert_eq!(meta["source"], "FHIR import");
+        // Provenance: written by the importer under the source's fullUrl as client id.
+        assert_eq!(meta["created"]["app"], "hearth-import");
+        assert_eq!(meta["client_id"].as_str(), Some(url));
         assert_eq!(
             exported["meta"]["versionId"].as_str(),
             Some(meta["version"].to_string().as_str())
