@@ -141,7 +141,9 @@ pub fn prepare(
 
 /// Puts `"id"` right after `"resourceType"`, replacing any id the writer sent.
 fn set_id(resource: &mut Value, id: ItemId) {
-    let Some(obj) = resource.as_object_mut() else { return };
+    let Some(obj) = resource.as_object_mut() else {
+        return;
+    };
     let id = Value::String(id.to_string());
     let rt_first = obj.keys().next().map(String::as_str) == Some("resourceType");
     let id_second = obj.keys().nth(1).map(String::as_str) == Some("id");

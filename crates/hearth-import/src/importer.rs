@@ -224,10 +224,13 @@ impl<'a> Importer<'a> {
         self.patients_seen += patients;
         let names: Vec<Names> = unit.entries.iter().map(names_of).collect();
         let name_refs: Vec<&Names> = names.iter().collect();
-        let ids = self.assign_ids(record, &unit.entries, &name_refs, Some(rec.patient_item)).map_err(svc_err)?;
+        let ids = self
+            .assign_ids(record, &unit.entries, &name_refs, Some(rec.patient_item))
+            .map_err(svc_err)?;
         let source = unit.source.clone();
-        let (requests, locations) =
-            self.requests(record, unit.entries, &name_refs, &ids, rec.patient_item).map_err(svc_err)?;
+        let (requests, locations) = self
+            .requests(record, unit.entries, &name_refs, &ids, rec.patient_item)
+            .map_err(svc_err)?;
         let out = self
             .svc
             .write_many(
@@ -505,13 +508,17 @@ impl<'a> Importer<'a> {
         let mut new_records = Vec::new();
         let mut batches = Vec::new();
         for (k, placement) in records.iter_mut().enumerate() {
-            let idx: Vec<usize> = (0..pool.len())
-                .filter(|i| homes[*i].contains(&k))
-                .collect();
+            let idx: Vec<usize> = (0..pool.len()).filter(|i| homes[*i].contains(&k)).collect();
             // An entry of one record moves into its batch; one shared by several is copied.
             let member_entries: Vec<Entry> = idx
                 .iter()
-                .map(|i| if homes[*i].len() == 1 { pool[*i].take() } else { pool[*i].clone() })
+                .map(|i| {
+                    if homes[*i].len() == 1 {
+                        pool[*i].take()
+                    } else {
+                        pool[*i].clone()
+                    }
+                })
                 .collect::<Option<Vec<Entry>>>()
                 .ok_or_else(|| vec![ImportError::at(&source, "", "an entry was placed twice")])?;
             let member_names: Vec<&Names> = idx.iter().map(|i| &names[*i]).collect();

@@ -133,7 +133,8 @@ fn open_conn(path: &Path, read_only: bool) -> StoreResult<Connection> {
          PRAGMA foreign_keys = ON;
          PRAGMA cache_size = -131072;
          PRAGMA mmap_size = 1073741824;
-         PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY;
+         PRAGMA wal_autocheckpoint = 8192;",
     )
     .map_err(db_err)?;
     conn.set_prepared_statement_cache_capacity(64);
