@@ -110,6 +110,24 @@ impl SqliteStore {
             .map_err(|_| StoreError::Unavailable("reader connection poisoned".into()))
     }
 
+    /// SQLite's plan for a query (`EXPLAIN QUERY PLAN`), one line per step; the tests use it to
+    /// prove queries search indexes and never scan.
+    pub fn explain_query(&self, record: RecordId, query: &ItemQuery) -> StoreResult<Vec<String>> {
+        let conn = self.reader()?;
+        let rk = people::require_rk(&conn, record)?;
+        let Some((sql, args)) = read::query_sql(self, rk, query) else {
+            return Ok(vec![]);
+        };
+        let mut st = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .map_err(db_err)?;
+        let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
+        let rows = st
+            .query_map(params.as_slice(), |r| r.get::<_, String>(3))
+            .map_err(db_err)?;
+        rows.map(|r| r.map_err(db_err)).collect()
+    }
+
     /// Runs a WAL checkpoint that truncates the WAL file (used before measuring size).
     pub fn checkpoint(&self) -> StoreResult<()> {
         self.writer()?

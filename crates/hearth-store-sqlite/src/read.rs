@@ -292,13 +292,11 @@ pub(crate) fn query(
     })
 }
 
-fn run_query(
-    store: &SqliteStore,
-    conn: &Connection,
-    record: RecordId,
-    rk: i64,
-    q: &ItemQuery,
-) -> StoreResult<Page> {
+/// The SQL and arguments of a query over record `rk`; `None` when it can match nothing (a data
+/// type or writer never stored).
+pub(crate) type QuerySql = (String, Vec<Box<dyn ToSql>>);
+
+pub(crate) fn query_sql(store: &SqliteStore, rk: i64, q: &ItemQuery) -> Option<QuerySql> {
     let limit = q.effective_limit();
     let (col, desc) = match q.order {
         Order::EffectiveDesc => ("i.effective", true),
@@ -317,10 +315,7 @@ fn run_query(
     if !q.data_types.is_empty() {
         let dts = store.dt_keys_known(&q.data_types);
         if dts.is_empty() {
-            return Ok(Page {
-                items: vec![],
-                next: None,
-            });
+            return None;
         }
         let list: Vec<String> = dts.iter().map(|d| d.to_string()).collect();
         sql.push_str(&format!(" AND i.dt IN ({})", list.join(",")));
@@ -352,10 +347,7 @@ fn run_query(
         if account.is_some() || app.is_some() {
             let keys = store.actor_keys_matching(account, app);
             if keys.is_empty() {
-                return Ok(Page {
-                    items: vec![],
-                    next: None,
-                });
+                return None;
             }
             let list: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
             sql.push_str(&format!(" AND {col_name} IN ({})", list.join(",")));
@@ -388,7 +380,23 @@ fn run_query(
     }
     let dir = if desc { "DESC" } else { "ASC" };
     sql.push_str(&format!(" ORDER BY {col} {dir}, i.ik {dir} LIMIT {}", limit + 1));
+    Some((sql, args))
+}
 
+fn run_query(
+    store: &SqliteStore,
+    conn: &Connection,
+    record: RecordId,
+    rk: i64,
+    q: &ItemQuery,
+) -> StoreResult<Page> {
+    let limit = q.effective_limit();
+    let Some((sql, args)) = query_sql(store, rk, q) else {
+        return Ok(Page {
+            items: vec![],
+            next: None,
+        });
+    };
     let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
     let params: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
     let rows = st

@@ -1,0 +1,173 @@
+//! Every query shape searches an index: no plan step scans a table or a whole index.
+
+use hearth_domain::{
+    Access, Account, AccountId, Actor, AppId, AuditAction, AuditEntry, AuditOutcome, Cursor, ItemId,
+    ItemQuery, Order, Record, RecordId, Relationship, StateFilter, WriteOp,
+};
+use hearth_store::Store;
+use hearth_store::conformance::{content, t};
+use hearth_store::contract::{ChangeSet, NewRecordSpec, WriteBatch};
+use hearth_store_sqlite::SqliteStore;
+
+fn entry(action: AuditAction, record: Option<RecordId>) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at: t(0),
+        account: None,
+        app: Some(AppId("plans".into())),
+        online: false,
+        record,
+        action,
+        items: vec![],
+        data_types: vec![],
+        outcome: AuditOutcome::Success,
+    }
+}
+
+#[test]
+fn queries_search_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("h.db")).unwrap();
+    let owner = Account {
+        id: AccountId::new(),
+        email: "p@example.org".into(),
+        display_name: "P".into(),
+        created_at: t(0),
+    };
+    store
+        .create_account(&owner, &entry(AuditAction::CreateAccount, None))
+        .unwrap();
+    let patient = ItemId::new();
+    let record = Record {
+        id: RecordId::new(),
+        display_name: "P".into(),
+        patient_item: patient,
+        created_at: t(0),
+        last_seq: 0,
+    };
+    let mut ops = vec![WriteOp::Create {
+        id: patient,
+        content: content("Patient", "demographics", r#"{"resourceType":"Patient"}"#, t(0)),
+    }];
+    for i in 0..200 {
+        let dt = if i % 2 == 0 { "weight" } else { "height" };
+        let mut c = content("Observation", dt, r#"{"resourceType":"Observation"}"#, t(i));
+        c.codes = vec![format!("http://loinc.org|{i}")];
+        ops.push(WriteOp::Create {
+            id: ItemId::new(),
+            content: c,
+        });
+    }
+    store
+        .apply(&ChangeSet {
+            new_records: vec![NewRecordSpec {
+                record: record.clone(),
+                access: Access {
+                    record_id: record.id,
+                    account_id: owner.id,
+                    relationship: Relationship::SelfRecord,
+                    custodian: true,
+                    granted_at: t(0),
+                },
+                audit: entry(AuditAction::CreateRecord, Some(record.id)),
+            }],
+            batches: vec![WriteBatch {
+                record: record.id,
+                actor: Actor::app(AppId("plans".into()), None, false),
+                at: t(1),
+                ops,
+                must_exist: vec![],
+                audit: entry(AuditAction::Write, Some(record.id)),
+            }],
+        })
+        .unwrap();
+
+    let weights = ItemQuery {
+        data_types: vec!["weight".into()],
+        ..Default::default()
+    };
+    let shapes = vec![
+        ("by type", weights.clone()),
+        (
+            "by type and date",
+            ItemQuery {
+                effective_from: Some(t(10)),
+                effective_to: Some(t(100)),
+                ..weights.clone()
+            },
+        ),
+        (
+            "by two types",
+            ItemQuery {
+                data_types: vec!["weight".into(), "height".into()],
+                ..Default::default()
+            },
+        ),
+        ("everything", ItemQuery::default()),
+        (
+            "by date",
+            ItemQuery {
+                effective_from: Some(t(10)),
+                ..Default::default()
+            },
+        ),
+        (
+            "updated since",
+            ItemQuery {
+                updated_since: Some(t(0)),
+                order: Order::UpdatedDesc,
+                ..Default::default()
+            },
+        ),
+        (
+            "by code",
+            ItemQuery {
+                code: Some("http://loinc.org|10".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "by code, any system",
+            ItemQuery {
+                code: Some("10".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "deleted, oldest first",
+            ItemQuery {
+                state: StateFilter::Deleted,
+                order: Order::EffectiveAsc,
+                ..weights.clone()
+            },
+        ),
+        (
+            "created by an app",
+            ItemQuery {
+                created_by_app: Some(AppId("plans".into())),
+                ..weights.clone()
+            },
+        ),
+        (
+            "next page",
+            ItemQuery {
+                after: Some(Cursor {
+                    key: t(50).0,
+                    tie: 40,
+                }),
+                ..weights
+            },
+        ),
+    ];
+    for (name, q) in shapes {
+        let plan = store.explain_query(record.id, &q).unwrap();
+        assert!(!plan.is_empty(), "{name}: no plan");
+        for step in &plan {
+            assert!(!step.starts_with("SCAN"), "{name}: plan scans: {plan:?}");
+        }
+        assert!(
+            plan.iter().any(|s| s.starts_with("SEARCH i USING INDEX")),
+            "{name}: {plan:?}"
+        );
+    }
+}
