@@ -206,6 +206,47 @@ pub struct ItemMeta {
     pub seq: i64,
 }
 
+/// Where a new version stands: which item, which version, who wrote it and when.
+#[derive(Clone, Debug)]
+pub struct VersionPosition {
+    pub id: ItemId,
+    pub record_id: RecordId,
+    pub version: u32,
+    pub state: ItemState,
+    pub writer: String,
+    pub created: Stamp,
+    pub updated: Stamp,
+    pub seq: i64,
+}
+
+impl ItemMeta {
+    /// The envelope of a version written with `content`.
+    pub fn of_content(at: VersionPosition, content: &ItemContent) -> Self {
+        ItemMeta {
+            id: at.id,
+            record_id: at.record_id,
+            version: at.version,
+            state: at.state,
+            resource_type: content.resource_type.clone(),
+            data_type: content.data_type.clone(),
+            effective: content.effective,
+            end_date: content.end_date,
+            flags: content.flags,
+            source: content.source.clone(),
+            note: content.note.clone(),
+            tags: content.tags.clone(),
+            links: content.links.clone(),
+            blobs: content.blobs.clone(),
+            codes: content.codes.clone(),
+            client_id: content.client_id.clone(),
+            writer: at.writer,
+            created: at.created,
+            updated: at.updated,
+            seq: at.seq,
+        }
+    }
+}
+
 /// One version of an item with its resource. `body` is `None` only for purged items.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Item {

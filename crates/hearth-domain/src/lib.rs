@@ -26,7 +26,10 @@ pub mod time;
 pub use account::{Account, NewAccount};
 pub use audit::{AuditAction, AuditEntry, AuditOutcome, Change, ChangeKind};
 pub use ids::{AccountId, AppId, ItemId, RecordId};
-pub use item::{Actor, BlobRef, Item, ItemContent, ItemFlags, ItemLink, ItemMeta, ItemState, Stamp, WriteOp};
+pub use item::{
+    Actor, BlobRef, Item, ItemContent, ItemFlags, ItemLink, ItemMeta, ItemState, Stamp, VersionPosition,
+    WriteOp,
+};
 pub use query::{Cursor, ItemQuery, Order, Page, StateFilter};
 pub use record::{Access, NewRecord, Record, Relationship};
 pub use time::{Clock, SystemClock, Timestamp};

@@ -5,11 +5,11 @@
 use std::collections::{HashMap, HashSet};
 
 use hearth_domain::{ItemContent, ItemId, ItemMeta, WriteOp};
-use hearth_store::codec::compress_body;
+use hearth_store::codec::{Extras, compress_body};
 use hearth_store::{StoreError, StoreResult};
 
 use crate::db::{Db, col};
-use crate::write::{Keys, Writing, extras_of, flags_of, meta_of};
+use crate::write::{Keys, Writing, flags_of, meta_of};
 
 /// The creates of a batch made only of creates with distinct item ids and client ids: then no
 /// op's outcome depends on another's, so they can be written a few statements per batch rather
@@ -63,7 +63,7 @@ pub(crate) fn create_many(
         effective.push(c.effective.0);
         flags.push(flags_of(c));
         seqs.push(last_seq + 1 + i as i64);
-        extras.push(extras_of(c).encode());
+        extras.push(Extras::of(c).encode());
         bodies.push(compress_body(&c.body)?);
     }
     let rows = db.query(

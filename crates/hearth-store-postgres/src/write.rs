@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use hearth_domain::audit::ItemVersionRef;
 use hearth_domain::{
     Actor, AuditEntry, ChangeKind, ItemContent, ItemId, ItemMeta, ItemState, RecordId, Stamp, Timestamp,
-    WriteOp,
+    VersionPosition, WriteOp,
 };
 use hearth_store::codec::{Extras, compress_body};
 use hearth_store::contract::{BatchResult, ChangeSet, WriteBatch};
@@ -56,19 +56,6 @@ fn live(db: &mut Db<'_>, rk: i64, id: ItemId) -> StoreResult<Current> {
         .ok_or(StoreError::ItemNotFound(id))
 }
 
-pub(crate) fn extras_of(c: &ItemContent) -> Extras {
-    Extras {
-        source: c.source.clone(),
-        note: c.note.clone(),
-        tags: c.tags.clone(),
-        links: c.links.clone(),
-        blobs: c.blobs.clone(),
-        codes: c.codes.clone(),
-        end: c.end_date,
-        client_id: c.client_id.clone(),
-    }
-}
-
 pub(crate) fn flags_of(c: &ItemContent) -> i16 {
     c.flags.bits() as i16
 }
@@ -88,19 +75,11 @@ fn intern_all(store: &PostgresStore, db: &mut Db<'_>, changes: &ChangeSet) -> St
         actors: HashMap::new(),
         dts: HashMap::new(),
     };
-    for b in &changes.batches {
-        if !keys.actors.contains_key(&b.actor) {
-            keys.actors
-                .insert(b.actor.clone(), store.actor_key(db, &b.actor)?);
-        }
-        for op in &b.ops {
-            if let WriteOp::Create { content, .. } | WriteOp::Update { content, .. } = op
-                && !keys.dts.contains_key(&content.data_type)
-            {
-                keys.dts
-                    .insert(content.data_type.clone(), store.dt_key(db, &content.data_type)?);
-            }
-        }
+    for actor in changes.distinct_actors() {
+        keys.actors.insert(actor.clone(), store.actor_key(db, actor)?);
+    }
+    for dt in changes.distinct_data_types() {
+        keys.dts.insert(dt.to_string(), store.dt_key(db, dt)?);
     }
     Ok(keys)
 }
@@ -288,28 +267,19 @@ pub(crate) fn meta_of(
     created: Stamp,
     seq: i64,
 ) -> ItemMeta {
-    ItemMeta {
-        id,
-        record_id: w.record,
-        version,
-        state: ItemState::Active,
-        resource_type: content.resource_type.clone(),
-        data_type: content.data_type.clone(),
-        effective: content.effective,
-        end_date: content.end_date,
-        flags: content.flags,
-        source: content.source.clone(),
-        note: content.note.clone(),
-        tags: content.tags.clone(),
-        links: content.links.clone(),
-        blobs: content.blobs.clone(),
-        codes: content.codes.clone(),
-        client_id: content.client_id.clone(),
-        writer: writer.to_string(),
-        created,
-        updated: w.stamp.clone(),
-        seq,
-    }
+    ItemMeta::of_content(
+        VersionPosition {
+            id,
+            record_id: w.record,
+            version,
+            state: ItemState::Active,
+            writer: writer.to_string(),
+            created,
+            updated: w.stamp.clone(),
+            seq,
+        },
+        content,
+    )
 }
 
 /// The item row and its first version in one statement; an existing id (in any record) inserts
@@ -346,7 +316,7 @@ fn create(
                 &w.actor,
                 &seq,
                 &(ChangeKind::Create.code() as i16),
-                &extras_of(content).encode(),
+                &Extras::of(content).encode(),
                 &body,
             ],
         )
@@ -397,7 +367,7 @@ fn update(
             &w.actor,
             &seq,
             &(ChangeKind::Update.code() as i16),
-            &extras_of(content).encode(),
+            &Extras::of(content).encode(),
             &body,
         ],
     )?;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use hearth_domain::audit::ItemVersionRef;
 use hearth_domain::{
     Actor, AuditEntry, ChangeKind, ItemContent, ItemId, ItemMeta, ItemState, RecordId, Stamp, Timestamp,
-    WriteOp,
+    VersionPosition, WriteOp,
 };
 use hearth_store::codec::{Extras, compress_body};
 use hearth_store::contract::{BatchResult, ChangeSet, WriteBatch};
@@ -50,19 +50,6 @@ fn current(conn: &Connection, rk: i64, id: ItemId) -> StoreResult<Option<Current
     .transpose()
 }
 
-fn extras_of(c: &ItemContent) -> Extras {
-    Extras {
-        source: c.source.clone(),
-        note: c.note.clone(),
-        tags: c.tags.clone(),
-        links: c.links.clone(),
-        blobs: c.blobs.clone(),
-        codes: c.codes.clone(),
-        end: c.end_date,
-        client_id: c.client_id.clone(),
-    }
-}
-
 /// Interned keys computed before the transaction starts.
 struct Keys {
     actors: HashMap<Actor, i64>,
@@ -74,19 +61,11 @@ fn intern_all(store: &SqliteStore, conn: &Connection, changes: &ChangeSet) -> St
         actors: HashMap::new(),
         dts: HashMap::new(),
     };
-    for b in &changes.batches {
-        if !keys.actors.contains_key(&b.actor) {
-            keys.actors
-                .insert(b.actor.clone(), store.actor_key(conn, &b.actor)?);
-        }
-        for op in &b.ops {
-            if let WriteOp::Create { content, .. } | WriteOp::Update { content, .. } = op
-                && !keys.dts.contains_key(&content.data_type)
-            {
-                keys.dts
-                    .insert(content.data_type.clone(), store.dt_key(conn, &content.data_type)?);
-            }
-        }
+    for actor in changes.distinct_actors() {
+        keys.actors.insert(actor.clone(), store.actor_key(conn, actor)?);
+    }
+    for dt in changes.distinct_data_types() {
+        keys.dts.insert(dt.to_string(), store.dt_key(conn, dt)?);
     }
     Ok(keys)
 }
@@ -235,7 +214,7 @@ fn insert_version(
             dt,
             content.effective.0,
             content.flags.bits(),
-            extras_of(content).encode(),
+            Extras::of(content).encode(),
             body
         ])
     })
@@ -296,28 +275,19 @@ fn meta_of(
     updated: &Stamp,
     seq: i64,
 ) -> ItemMeta {
-    ItemMeta {
-        id,
-        record_id: record,
-        version,
-        state,
-        resource_type: content.resource_type.clone(),
-        data_type: content.data_type.clone(),
-        effective: content.effective,
-        end_date: content.end_date,
-        flags: content.flags,
-        source: content.source.clone(),
-        note: content.note.clone(),
-        tags: content.tags.clone(),
-        links: content.links.clone(),
-        blobs: content.blobs.clone(),
-        codes: content.codes.clone(),
-        client_id: content.client_id.clone(),
-        writer: writer.to_string(),
-        created,
-        updated: updated.clone(),
-        seq,
-    }
+    ItemMeta::of_content(
+        VersionPosition {
+            id,
+            record_id: record,
+            version,
+            state,
+            writer: writer.to_string(),
+            created,
+            updated: updated.clone(),
+            seq,
+        },
+        content,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use hearth_domain::audit::ItemVersionRef;
-use hearth_domain::{BlobRef, ItemLink, Timestamp};
+use hearth_domain::{BlobRef, ItemContent, ItemLink, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::{StoreError, StoreResult};
@@ -99,6 +99,20 @@ pub struct Extras {
 }
 
 impl Extras {
+    /// The rarely-filled envelope fields of a write.
+    pub fn of(c: &ItemContent) -> Self {
+        Extras {
+            source: c.source.clone(),
+            note: c.note.clone(),
+            tags: c.tags.clone(),
+            links: c.links.clone(),
+            blobs: c.blobs.clone(),
+            codes: c.codes.clone(),
+            end: c.end_date,
+            client_id: c.client_id.clone(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         *self == Extras::default()
     }

@@ -47,6 +47,32 @@ pub struct ChangeSet {
     pub batches: Vec<WriteBatch>,
 }
 
+impl ChangeSet {
+    /// Every writer of the change set, once (backends intern them before the transaction).
+    pub fn distinct_actors(&self) -> Vec<&Actor> {
+        let mut out: Vec<&Actor> = Vec::new();
+        for b in &self.batches {
+            if !out.contains(&&b.actor) {
+                out.push(&b.actor);
+            }
+        }
+        out
+    }
+
+    /// Every data type written, once.
+    pub fn distinct_data_types(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for op in self.batches.iter().flat_map(|b| &b.ops) {
+            if let WriteOp::Create { content, .. } | WriteOp::Update { content, .. } = op
+                && !out.contains(&content.data_type.as_str())
+            {
+                out.push(&content.data_type);
+            }
+        }
+        out
+    }
+}
+
 /// The outcome of one [`WriteBatch`]: the new version of each op, in op order.
 #[derive(Clone, Debug)]
 pub struct BatchResult {
