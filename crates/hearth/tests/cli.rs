@@ -39,6 +39,7 @@ scenario!(admin);
 scenario!(synthea_import_and_export);
 scenario!(malformed_input_changes_nothing);
 scenario!(ndjson);
+scenario!(record_takes_the_input_patient);
 
 // ---------------------------------------------------------------------------------------------
 // 1. serve
@@ -846,5 +847,53 @@ fn ndjson(backend: Backend) {
             current["Observation/w1"].0["id"].as_str().unwrap()
         )
         .as_str()
+    );
+}
+
+/// `--record`: the input's one Patient becomes the record's Patient (a new version of it), and
+/// references to it point at the record's Patient item; a second run changes nothing.
+fn record_takes_the_input_patient(backend: Backend) {
+    let h = backend.install();
+    h.create_account("r@example.org", "R");
+    let record = h.create_record("r@example.org", "Robin");
+    let patient_url = new_urn();
+    let weight_url = new_urn();
+    let patient = json!({"resourceType": "Patient", "name": [{"family": "Doe", "given": ["Robin"]}], "gender": "female", "birthDate": "2015-06-01"});
+    let obs = weight(&patient_url.replace("urn:uuid:", ""), "21.50", "kg", 3);
+    let mut obs = obs;
+    obs["subject"] = json!({"reference": patient_url});
+    let doc = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": patient_url, "resource": patient, "request": {"method": "POST", "url": "Patient"}},
+        {"fullUrl": weight_url, "resource": obs, "request": {"method": "POST", "url": "Observation"}},
+    ]});
+    let file = h.write("robin.json", serde_json::to_vec(&doc).unwrap());
+    let s = h.import_ok(["--record", &record, file.to_str().unwrap()]);
+    assert_eq!(
+        (s.resources, s.created, s.updated, s.records_created),
+        (2, 1, 1, 0),
+        "{s:?}"
+    );
+    let exp = h.export(&record);
+    let patient_item = exp.patient_item();
+    let current = exp.current_by_client_id();
+    let (pmeta, presource) = &current[&patient_url];
+    assert_eq!(
+        pmeta["id"].as_str(),
+        Some(patient_item.as_str()),
+        "the input Patient is the record's Patient"
+    );
+    assert_eq!(pmeta["version"], 2);
+    assert_eq!(presource["birthDate"], "2015-06-01");
+    let (_, wresource) = &current[&weight_url];
+    assert_eq!(
+        wresource["subject"]["reference"],
+        format!("Patient/{patient_item}")
+    );
+    assert_eq!(wresource["valueQuantity"]["value"].to_string(), "21.50");
+    let again = h.import_ok(["--record", &record, file.to_str().unwrap()]);
+    assert_eq!(
+        (again.created, again.updated, again.unchanged),
+        (0, 0, 2),
+        "{again:?}"
     );
 }
