@@ -11,7 +11,8 @@
 //! - [`context`]: [`Context`], who is acting.
 //! - [`authz`]: the authorisation decision.
 //! - [`prepare`]: from a FHIR resource to the content of an item (validate, classify, references).
-//! - [`items`]: create, update, delete, restore, purge, read, history, query, changes.
+//! - [`items`]: atomic batches of creates, updates, deletes and restores.
+//! - [`reads`]: reads, history, queries, the change feed, the audit trail, purge, export.
 //! - [`people`]: accounts, records and access.
 //! - [`services`]: [`Services`], the handle adapters hold.
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod items;
 pub mod people;
 pub mod prepare;
+pub mod reads;
 pub mod services;
 
 pub use context::Context;
