@@ -1,0 +1,6 @@
+//! The end-to-end scenarios, one file per area.
+
+pub mod basics;
+pub mod malformed;
+pub mod records;
+pub mod synthea;
