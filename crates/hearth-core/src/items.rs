@@ -204,17 +204,13 @@ impl Services {
             let mut locations = vec!["Patient".to_string()];
             // Writes aimed at the new record join its first batch.
             let mut position = None;
-            for (i, w) in writes.iter_mut().enumerate() {
-                if w.as_ref().is_some_and(|w| w.record == plan.record_id) {
-                    let w = w
-                        .take()
-                        .unwrap_or_else(|| BatchRequest::new(plan.record_id, vec![]));
-                    let n = w.requests.len();
+            for (i, slot) in writes.iter_mut().enumerate() {
+                if let Some(w) = slot.take_if(|w| w.record == plan.record_id) {
                     let mut locs = w.locations;
-                    locs.resize(n, String::new());
+                    locs.resize(w.requests.len(), String::new());
                     locations.extend(locs);
                     requests.extend(w.requests);
-                    position = Some((i, n));
+                    position = Some(i);
                 }
             }
             let target = Target {
@@ -230,7 +226,7 @@ impl Services {
             match self.plan_batch(ctx, &actor, at, &target, batch) {
                 Ok((wb, slots)) => {
                     set.batches.push(wb);
-                    plans.push((position.map(|(i, _)| i), 1, slots));
+                    plans.push((position, 1, slots));
                 }
                 Err(ServiceError::Invalid(found)) => issues.extend(found),
                 Err(e) => return Err(e),
@@ -370,6 +366,7 @@ impl Services {
         let mut requests = batch.requests;
         let mut jobs = Vec::new();
         let mut is_patient = vec![false; requests.len()];
+        let mut priors: Vec<Option<&ClientIdMatch>> = vec![None; requests.len()];
         for (i, r) in requests.iter_mut().enumerate() {
             match r {
                 ItemRequest::Create {
@@ -382,6 +379,7 @@ impl Services {
                         .as_ref()
                         .and_then(|c| by_cid.get(c))
                         .filter(|m| m.meta.state != ItemState::Purged);
+                    priors[i] = prior;
                     let item_id = prior.map(|m| m.meta.id).or(*id).unwrap_or_default();
                     *id = Some(item_id);
                     is_patient[i] = resource.get("resourceType").and_then(Value::as_str) == Some("Patient");
@@ -413,12 +411,8 @@ impl Services {
             let loc = location(i);
             let prepared_result = prepared_all[i].take();
             match req {
-                ItemRequest::Create { id, envelope, .. } => {
-                    let prior = envelope
-                        .client_id
-                        .as_ref()
-                        .and_then(|c| by_cid.get(c))
-                        .filter(|m| m.meta.state != ItemState::Purged);
+                ItemRequest::Create { id, .. } => {
+                    let prior = priors[i];
                     let item_id = id.unwrap_or_default();
                     if is_patient[i] && item_id != target.patient_item {
                         issues.push(ValidationIssue::error(

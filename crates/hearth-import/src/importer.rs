@@ -374,7 +374,6 @@ impl<'a> Importer<'a> {
         // Patients imported earlier that relative references name.
         struct Placement {
             record: RecordId,
-            patient_item: Option<ItemId>,
             new: Option<NewRecordPlan>,
         }
         let mut records: Vec<Placement> = Vec::new();
@@ -391,11 +390,7 @@ impl<'a> Importer<'a> {
                 None => None,
             };
             let placement = match existing {
-                Some(r) => Placement {
-                    record: r,
-                    patient_item: None,
-                    new: None,
-                },
+                Some(r) => Placement { record: r, new: None },
                 None => {
                     let plan = NewRecordPlan {
                         record_id: RecordId::new(),
@@ -408,7 +403,6 @@ impl<'a> Importer<'a> {
                     };
                     Placement {
                         record: plan.record_id,
-                        patient_item: Some(plan.patient_item),
                         new: Some(plan),
                     }
                 }
@@ -423,12 +417,11 @@ impl<'a> Importer<'a> {
             .map(|e| reference_strings(&e.resource))
             .collect();
         let mut homes: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); unit.entries.len()];
-        for (i, e) in unit.entries.iter().enumerate() {
+        for i in 0..unit.entries.len() {
             if let Some(r) = record_of_patient.get(&i) {
                 homes[i].insert(*r);
                 continue;
             }
-            let _ = e;
             for r in &refs[i] {
                 match by_alias.get(*r) {
                     Some(j) if record_of_patient.contains_key(j) => {
@@ -444,7 +437,6 @@ impl<'a> Importer<'a> {
                             let k = records.iter().position(|p| p.record == rec).unwrap_or_else(|| {
                                 records.push(Placement {
                                     record: rec,
-                                    patient_item: None,
                                     new: None,
                                 });
                                 records.len() - 1
@@ -522,9 +514,9 @@ impl<'a> Importer<'a> {
                 .collect::<Option<Vec<Entry>>>()
                 .ok_or_else(|| vec![ImportError::at(&source, "", "an entry was placed twice")])?;
             let member_names: Vec<&Names> = idx.iter().map(|i| &names[*i]).collect();
-            let patient_item = match (&placement.new, placement.patient_item) {
-                (Some(p), _) => p.patient_item,
-                (None, _) => {
+            let patient_item = match &placement.new {
+                Some(p) => p.patient_item,
+                None => {
                     self.svc
                         .record(&self.ctx, placement.record)
                         .map_err(svc_err)?
