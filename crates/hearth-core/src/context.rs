@@ -1,8 +1,24 @@
-//! Who is acting: a person (signed in), an app (on a person's behalf or offline), or the operator
-//! at the command line. Sign-in and app tokens arrive with the consent issue; until then, the HTTP
-//! adapter has no data routes and the CLI acts as the operator.
+//! Who is acting: a person (signed in), an app holding a token (on a person's behalf, offline, or
+//! as a backend service), or the operator at the command line.
 
-use hearth_domain::{AccountId, Actor, AppId};
+use std::sync::Arc;
+
+use hearth_domain::auth::{Scopes, TokenIssuer};
+use hearth_domain::{AccountId, Actor, AppId, RecordId};
+
+/// What a bearer token lets its holder reach: resolved once per request from the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppAccess {
+    pub app: AppId,
+    /// The person the app acts for; `None` for backend services and record-bound operator tokens.
+    pub account: Option<AccountId>,
+    /// Whether the person is present: offline tokens use only offline rules.
+    pub online: bool,
+    /// The one record a `patient/` token is confined to.
+    pub record: Option<RecordId>,
+    pub scopes: Scopes,
+    pub issuer: TokenIssuer,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {
@@ -13,12 +29,9 @@ pub enum Principal {
     Tool(String),
     /// A signed-in person acting through Hearth's own pages.
     Person(AccountId),
-    /// An app, for a person (online) or on its own with the person's standing grant (offline).
-    App {
-        app: AppId,
-        account: Option<AccountId>,
-        online: bool,
-    },
+    /// An app with a token: for a person (online), on its own under a standing grant
+    /// (offline), or an operator-issued token.
+    App(Arc<AppAccess>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,12 +60,18 @@ impl Context {
         }
     }
 
+    pub fn app(access: AppAccess) -> Self {
+        Context {
+            principal: Principal::App(Arc::new(access)),
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         match &self.principal {
             Principal::Operator => Actor::operator(),
             Principal::Tool(name) => Actor::app(AppId(name.clone()), None, false),
             Principal::Person(a) => Actor::person(*a),
-            Principal::App { app, account, online } => Actor::app(app.clone(), *account, *online),
+            Principal::App(a) => Actor::app(a.app.clone(), a.account, a.online),
         }
     }
 
@@ -60,7 +79,7 @@ impl Context {
     pub fn sees_personal(&self) -> bool {
         match &self.principal {
             Principal::Operator | Principal::Tool(_) | Principal::Person(_) => true,
-            Principal::App { .. } => false,
+            Principal::App(_) => false,
         }
     }
 }

@@ -54,8 +54,12 @@ impl std::fmt::Display for ValidationIssue {
 pub enum ErrorCategory {
     /// The request is malformed or the data invalid (400 / 422).
     Invalid,
+    /// The caller did not prove who it is: a bad password, token or code (401).
+    Unauthenticated,
     /// The caller may not do this (403).
     Forbidden,
+    /// Too many attempts; try again later (429).
+    Throttled,
     NotFound,
     /// A precondition or uniqueness rule failed (409 / 412).
     Conflict,
@@ -71,6 +75,10 @@ pub enum ErrorCategory {
 pub enum ServiceError {
     #[error("invalid: {}", .0.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<ValidationIssue>),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("too many attempts; try again in {retry_after_secs} seconds")]
+    Throttled { retry_after_secs: i64 },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -95,6 +103,8 @@ impl ServiceError {
     pub fn category(&self) -> ErrorCategory {
         match self {
             ServiceError::Invalid(_) => ErrorCategory::Invalid,
+            ServiceError::Unauthenticated(_) => ErrorCategory::Unauthenticated,
+            ServiceError::Throttled { .. } => ErrorCategory::Throttled,
             ServiceError::Forbidden(_) => ErrorCategory::Forbidden,
             ServiceError::NotFound(_) => ErrorCategory::NotFound,
             ServiceError::Conflict(_) | ServiceError::VersionConflict(_) => ErrorCategory::Conflict,
@@ -135,6 +145,8 @@ impl From<StoreError> for ServiceError {
                 "",
                 format!("referenced item {id} does not exist in this record"),
             )]),
+            StoreError::DuplicateApp => ServiceError::Conflict("an app with this client id already exists".into()),
+            StoreError::AppNotFound => ServiceError::NotFound("app not found".into()),
             StoreError::LastCustodian => {
                 ServiceError::Conflict("a record must keep at least one custodian".into())
             }

@@ -188,7 +188,7 @@ impl Services {
                 record_id: plan.record_id,
                 account_id: plan.owner,
                 relationship: plan.relationship,
-                custodian: true,
+                level: hearth_domain::AccessLevel::Custodian,
                 granted_at: at,
             };
             set.new_records.push(NewRecordSpec {
@@ -287,6 +287,7 @@ impl Services {
     ) -> ServiceResult<(WriteBatch, Vec<Slot>)> {
         let record = target.record;
         let store = &*self.store;
+        let mut decision = None;
         if !target.is_new {
             let mut ops = HashSet::new();
             for r in &batch.requests {
@@ -304,7 +305,7 @@ impl Services {
                 Operation::Restore,
             ] {
                 if ops.contains(&op) {
-                    authorize(store, ctx, record, op)?;
+                    decision = Some(authorize(store, ctx, record, op)?);
                 }
             }
         }
@@ -407,6 +408,23 @@ impl Services {
         let mut created: HashMap<ItemId, String> = HashMap::new();
         let mut refs: Vec<(String, LocalRef)> = Vec::new();
         let mut data_types = Vec::new();
+        let sees_personal = ctx.sees_personal();
+        let permit = |data_type: &str, op: Operation| -> ServiceResult<()> {
+            match &decision {
+                Some(d) if !d.allows(data_type, op) => Err(ServiceError::Forbidden(format!(
+                    "not allowed to {} {} items in this record",
+                    op.verb(),
+                    hearth_domain::datatypes::registry().get(data_type).map_or(data_type, |t| t.name)
+                ))),
+                _ => Ok(()),
+            }
+        };
+        let visible = |meta: &ItemMeta| -> ServiceResult<()> {
+            if meta.flags.personal && !sees_personal {
+                return Err(ServiceError::NotFound(format!("item {} not found", meta.id)));
+            }
+            Ok(())
+        };
         for (i, req) in requests.into_iter().enumerate() {
             let loc = location(i);
             let prepared_result = prepared_all[i].take();
@@ -430,6 +448,14 @@ impl Services {
                             continue;
                         }
                     };
+                    match prior {
+                        Some(m) => {
+                            visible(&m.meta)?;
+                            permit(&m.meta.data_type, Operation::Update)?;
+                            permit(&prepared.content.data_type, Operation::Update)?;
+                        }
+                        None => permit(&prepared.content.data_type, Operation::Create)?,
+                    }
                     match prior {
                         Some(m) if m.content_hash == prepared.content.content_hash()[..16] => {
                             slots.push(Slot::Done(Box::new(WriteOutcome::Unchanged(m.meta.clone()))));
@@ -475,9 +501,11 @@ impl Services {
                     let Some(meta) = current.get(&id) else {
                         return Err(ServiceError::NotFound(format!("item {id} not found")));
                     };
+                    visible(meta)?;
                     if meta.state == ItemState::Purged {
                         return Err(ServiceError::Gone(format!("item {id} was permanently removed")));
                     }
+                    permit(&meta.data_type, Operation::Update)?;
                     let prepared = match prepared_result {
                         Some(Ok(p)) => p,
                         None => return Err(ServiceError::Internal("a resource was not prepared".into())),
@@ -487,6 +515,7 @@ impl Services {
                         }
                     };
                     let mut content = prepared.content;
+                    permit(&content.data_type, Operation::Update)?;
                     if content.resource_type != meta.resource_type {
                         issues.push(ValidationIssue::error(
                             "invalid",
@@ -532,9 +561,11 @@ impl Services {
                     let Some(meta) = current.get(&id) else {
                         return Err(ServiceError::NotFound(format!("item {id} not found")));
                     };
+                    visible(meta)?;
                     if meta.state == ItemState::Purged {
                         return Err(ServiceError::Gone(format!("item {id} was permanently removed")));
                     }
+                    permit(&meta.data_type, Operation::Delete)?;
                     let deleting = matches!(req, ItemRequest::Delete { .. });
                     if deleting && id == target.patient_item {
                         issues.push(ValidationIssue::error(
@@ -648,6 +679,11 @@ impl Services {
         };
         let mut audit = self.audit_entry(ctx, Some(record), action);
         audit.data_types = data_types;
+        if let Some(d) = &decision
+            && !ops.is_empty()
+        {
+            self.note_app_use(d, hearth_store::GrantUse::Write);
+        }
         Ok((
             WriteBatch {
                 record,

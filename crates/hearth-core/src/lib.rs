@@ -9,13 +9,16 @@
 //! ## Layout
 //! - [`error`]: [`ServiceError`], the one error type of this layer, with its category.
 //! - [`context`]: [`Context`], who is acting.
+//! - [`auth`]: sign-in, sessions, apps, consent, OAuth tokens.
 //! - [`authz`]: the authorisation decision.
 //! - [`prepare`]: from a FHIR resource to the content of an item (validate, classify, references).
 //! - [`items`]: atomic batches of creates, updates, deletes and restores.
 //! - [`reads`]: reads, history, queries, the change feed, the audit trail, purge, export.
 //! - [`people`]: accounts, records and access.
+//! - [`render`]: a stored item as the FHIR resource clients receive.
 //! - [`services`]: [`Services`], the handle adapters hold.
 
+pub mod auth;
 pub mod authz;
 pub mod context;
 pub mod error;
@@ -23,6 +26,7 @@ pub mod items;
 pub mod people;
 pub mod prepare;
 pub mod reads;
+pub mod render;
 pub mod services;
 
 pub use context::Context;

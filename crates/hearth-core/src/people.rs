@@ -2,7 +2,7 @@
 //! its first custodian, in one transaction.
 
 use hearth_domain::account::normalize_email;
-use hearth_domain::{Access, Account, AccountId, AuditAction, ItemId, Record, RecordId, Relationship};
+use hearth_domain::{Access, AccessLevel, Account, AccountId, AuditAction, ItemId, Record, RecordId, Relationship};
 use serde_json::{Value, json};
 
 use crate::authz::{Operation, authorize};
@@ -50,6 +50,13 @@ impl Services {
     }
 
     /// The account for `email`, or a clear "not found" naming it.
+    /// The account with this id, or "not found".
+    pub fn account(&self, id: AccountId) -> ServiceResult<Account> {
+        self.store
+            .account(id)?
+            .ok_or_else(|| ServiceError::NotFound("account not found".into()))
+    }
+
     pub fn require_account(&self, email: &str) -> ServiceResult<Account> {
         self.account_by_email(email)?
             .ok_or_else(|| ServiceError::NotFound(format!("no account with email {email}")))
@@ -112,7 +119,7 @@ impl Services {
         record: RecordId,
         account: AccountId,
         relationship: Relationship,
-        custodian: bool,
+        level: AccessLevel,
     ) -> ServiceResult<Access> {
         self.audited(ctx, Some(record), AuditAction::GrantAccess, || {
             authorize(&*self.store, ctx, record, Operation::ManageAccess)?;
@@ -120,7 +127,7 @@ impl Services {
                 record_id: record,
                 account_id: account,
                 relationship,
-                custodian,
+                level,
                 granted_at: self.now(),
             };
             self.store.put_access(
@@ -149,7 +156,7 @@ impl Principal {
         match self {
             Principal::Operator | Principal::Tool(_) => true,
             Principal::Person(a) => *a == owner,
-            Principal::App { .. } => false,
+            Principal::App(_) => false,
         }
     }
 }
@@ -161,5 +168,108 @@ impl ItemRequest {
             resource,
             envelope,
         }
+    }
+}
+
+/// Record management from a person's own pages: rename, picture, leave, delete.
+impl Services {
+    /// Renames a record (people who may modify it).
+    pub fn rename_record(&self, ctx: &Context, record: RecordId, name: &str) -> ServiceResult<Record> {
+        self.audited(ctx, Some(record), AuditAction::UpdateRecord, || {
+            authorize(&*self.store, ctx, record, Operation::Update)?;
+            if matches!(ctx.principal, Principal::App(_)) {
+                return Err(ServiceError::Forbidden("apps cannot rename records".into()));
+            }
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 200 {
+                return Err(ServiceError::invalid("required", "name", "Enter a name (up to 200 characters)."));
+            }
+            self.store
+                .rename_record(record, name, &self.audit_entry(ctx, Some(record), AuditAction::UpdateRecord))?;
+            self.record(ctx, record)
+        })
+    }
+
+    /// Sets the record's picture: the Patient's `photo`, as an inline attachment (PNG, JPEG,
+    /// GIF or WebP up to 512 KiB).
+    pub fn set_record_picture(&self, ctx: &Context, record: RecordId, content_type: &str, bytes: &[u8]) -> ServiceResult<()> {
+        use base64::Engine;
+        const MAX: usize = 512 * 1024;
+        if !matches!(content_type, "image/png" | "image/jpeg" | "image/gif" | "image/webp") {
+            return Err(ServiceError::invalid("value", "picture", "Choose a PNG, JPEG, GIF or WebP picture."));
+        }
+        if bytes.is_empty() || bytes.len() > MAX {
+            return Err(ServiceError::invalid("value", "picture", "The picture must be under 512 KiB."));
+        }
+        let rec = self.record(ctx, record)?;
+        let patient = self.read_one(ctx, record, rec.patient_item)?;
+        let mut resource: Value = serde_json::from_str(patient.body.as_deref().unwrap_or("{}"))
+            .map_err(|e| ServiceError::Internal(format!("stored Patient unreadable: {e}")))?;
+        resource["photo"] = json!([{
+            "contentType": content_type,
+            "data": base64::engine::general_purpose::STANDARD.encode(bytes),
+            "title": "Record picture",
+        }]);
+        self.write(
+            ctx,
+            record,
+            vec![ItemRequest::Update {
+                id: rec.patient_item,
+                expected_version: Some(patient.meta.version),
+                resource,
+                envelope: EnvelopeFields::default(),
+            }],
+        )?;
+        Ok(())
+    }
+
+    /// The record's picture, if it has one: (content type, bytes).
+    pub fn record_picture(&self, ctx: &Context, record: RecordId) -> ServiceResult<Option<(String, Vec<u8>)>> {
+        use base64::Engine;
+        let rec = self.record(ctx, record)?;
+        let patient = self.read_one(ctx, record, rec.patient_item)?;
+        let resource: Value = serde_json::from_str(patient.body.as_deref().unwrap_or("{}"))
+            .map_err(|e| ServiceError::Internal(format!("stored Patient unreadable: {e}")))?;
+        let photo = &resource["photo"][0];
+        let (Some(ct), Some(data)) = (photo["contentType"].as_str(), photo["data"].as_str()) else {
+            return Ok(None);
+        };
+        Ok(base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .ok()
+            .map(|b| (ct.to_string(), b)))
+    }
+
+    /// The person leaves a record they were given access to. The last custodian cannot leave.
+    pub fn leave_record(&self, account: AccountId, record: RecordId) -> ServiceResult<()> {
+        let ctx = Context::person(account);
+        self.audited(&ctx, Some(record), AuditAction::RevokeAccess, || {
+            authorize(&*self.store, &ctx, record, Operation::Read)?;
+            self.store
+                .remove_access(record, account, &self.audit_entry(&ctx, Some(record), AuditAction::RevokeAccess))
+                .map_err(|e| match e {
+                    hearth_store::StoreError::LastCustodian => ServiceError::Conflict(
+                        "You are this record's last custodian: make someone else a custodian first, or delete the record.".into(),
+                    ),
+                    e => e.into(),
+                })
+        })
+    }
+
+    /// Deletes a record for good (custodians), after the person typed its name to confirm.
+    pub fn delete_record(&self, ctx: &Context, record: RecordId, typed_name: &str) -> ServiceResult<()> {
+        self.audited(ctx, Some(record), AuditAction::DeleteRecord, || {
+            authorize(&*self.store, ctx, record, Operation::ManageAccess)?;
+            let rec = self.record(ctx, record)?;
+            if typed_name.trim() != rec.display_name {
+                return Err(ServiceError::invalid(
+                    "value",
+                    "confirm",
+                    "Type the record's name exactly to confirm deleting it.",
+                ));
+            }
+            let entry = self.audit_entry(ctx, None, AuditAction::DeleteRecord);
+            Ok(self.store.delete_record(record, &entry)?)
+        })
     }
 }

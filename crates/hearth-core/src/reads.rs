@@ -5,20 +5,36 @@
 use hearth_domain::audit::ItemVersionRef;
 use hearth_domain::{Access, AccountId, AuditAction, Item, ItemId, ItemMeta, ItemState, RecordId};
 
-use crate::authz::{Operation, authorize};
+use crate::authz::{Decision, Operation, authorize};
 use crate::{Context, ServiceError, ServiceResult, Services};
 
 impl Services {
     /// Current versions of items; ids that do not exist (or that `ctx` may not see) are left out.
     pub fn read(&self, ctx: &Context, record: RecordId, ids: &[ItemId]) -> ServiceResult<Vec<Item>> {
         self.audited(ctx, Some(record), AuditAction::Read, || {
-            authorize(&*self.store, ctx, record, Operation::Read)?;
+            let decision = authorize(&*self.store, ctx, record, Operation::Read)?;
+            // Apps read only what they may see; narrow the ids first so the audit entry names
+            // exactly what was returned.
+            let ids: Vec<ItemId> = if decision.app.is_some() {
+                self.store
+                    .current_meta(record, ids)?
+                    .into_iter()
+                    .filter(|m| may_see(&decision, ctx, m))
+                    .map(|m| m.id)
+                    .collect()
+            } else {
+                ids.to_vec()
+            };
+            if ids.is_empty() {
+                return Ok(vec![]);
+            }
             let items = self.store.read(
                 record,
-                ids,
+                &ids,
                 &self.audit_entry(ctx, Some(record), AuditAction::Read),
             )?;
-            Ok(self.visible(ctx, items))
+            self.note_app_use(&decision, hearth_store::GrantUse::Read);
+            Ok(self.visible(&decision, ctx, items))
         })
     }
 
@@ -42,7 +58,8 @@ impl Services {
         version: u32,
     ) -> ServiceResult<Item> {
         self.audited(ctx, Some(record), AuditAction::Read, || {
-            authorize(&*self.store, ctx, record, Operation::History)?;
+            let decision = authorize(&*self.store, ctx, record, Operation::History)?;
+            self.require_visible(&decision, ctx, record, id)?;
             let entry = self.audit_entry(ctx, Some(record), AuditAction::Read);
             self.store
                 .read_version(record, id, version, &entry)?
@@ -53,7 +70,8 @@ impl Services {
     /// Every version of an item, newest first (custodians).
     pub fn history(&self, ctx: &Context, record: RecordId, id: ItemId) -> ServiceResult<Vec<Item>> {
         self.audited(ctx, Some(record), AuditAction::History, || {
-            authorize(&*self.store, ctx, record, Operation::History)?;
+            let decision = authorize(&*self.store, ctx, record, Operation::History)?;
+            self.require_visible(&decision, ctx, record, id)?;
             let items = self.store.history(
                 record,
                 id,
@@ -73,9 +91,20 @@ impl Services {
         query: &hearth_domain::ItemQuery,
     ) -> ServiceResult<hearth_domain::Page> {
         self.audited(ctx, Some(record), AuditAction::Query, || {
-            authorize(&*self.store, ctx, record, Operation::Read)?;
+            let decision = authorize(&*self.store, ctx, record, Operation::Read)?;
             let mut q = query.clone();
             q.include_personal = q.include_personal && ctx.sees_personal();
+            if let Some(readable) = decision.readable_types() {
+                q.data_types = if q.data_types.is_empty() {
+                    readable
+                } else {
+                    q.data_types.into_iter().filter(|t| readable.contains(t)).collect()
+                };
+                if q.data_types.is_empty() {
+                    return Ok(hearth_domain::Page { items: vec![], next: None });
+                }
+                self.note_app_use(&decision, hearth_store::GrantUse::Read);
+            }
             let mut entry = self.audit_entry(ctx, Some(record), AuditAction::Query);
             entry.data_types = q.data_types.clone();
             Ok(self.store.query(record, &q, &entry)?)
@@ -89,8 +118,12 @@ impl Services {
         after: i64,
         limit: u32,
     ) -> ServiceResult<Vec<hearth_domain::Change>> {
-        authorize(&*self.store, ctx, record, Operation::Read)?;
-        Ok(self.store.changes(record, after, limit)?)
+        let decision = authorize(&*self.store, ctx, record, Operation::Read)?;
+        let mut changes = self.store.changes(record, after, limit)?;
+        if decision.app.is_some() {
+            changes.retain(|c| decision.allows(&c.data_type, Operation::Read));
+        }
+        Ok(changes)
     }
 
     pub fn audit_trail(
@@ -130,13 +163,28 @@ impl Services {
         })
     }
 
-    fn visible(&self, ctx: &Context, items: Vec<Item>) -> Vec<Item> {
-        if ctx.sees_personal() {
+    fn visible(&self, decision: &Decision, ctx: &Context, items: Vec<Item>) -> Vec<Item> {
+        if ctx.sees_personal() && decision.app.is_none() {
             items
         } else {
-            items.into_iter().filter(|i| !i.meta.flags.personal).collect()
+            items.into_iter().filter(|i| may_see(decision, ctx, &i.meta)).collect()
         }
     }
+
+    /// "Not found" unless the item exists and `ctx` may see it.
+    fn require_visible(&self, decision: &Decision, ctx: &Context, record: RecordId, id: ItemId) -> ServiceResult<()> {
+        let metas = self.store.current_meta(record, &[id])?;
+        match metas.first() {
+            Some(m) if may_see(decision, ctx, m) => Ok(()),
+            _ => Err(ServiceError::NotFound(format!("item {id} not found"))),
+        }
+    }
+}
+
+/// Whether an item is visible: personal items never to apps, and apps see only readable types.
+fn may_see(decision: &Decision, ctx: &Context, meta: &ItemMeta) -> bool {
+    (!meta.flags.personal || ctx.sees_personal())
+        && (decision.app.is_none() || decision.allows(&meta.data_type, Operation::Read))
 }
 
 impl Services {

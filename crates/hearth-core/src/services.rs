@@ -7,6 +7,7 @@ use hearth_domain::audit::ItemVersionRef;
 use hearth_domain::{AuditAction, AuditEntry, AuditOutcome, Clock, RecordId, Timestamp};
 use hearth_store::{BlobStore, Store};
 
+use crate::auth::{AuthRuntime, AuthSettings, Mailer, NoMailer, Throttle};
 use crate::{Context, ServiceError};
 
 #[derive(Clone)]
@@ -14,11 +15,39 @@ pub struct Services {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) auth: AuthRuntime,
 }
 
 impl Services {
+    /// Services with default sign-in settings and no mailer (enough for command-line tools).
     pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>, clock: Arc<dyn Clock>) -> Self {
-        Services { store, blobs, clock }
+        let auth = AuthRuntime {
+            settings: AuthSettings::default(),
+            mailer: Arc::new(NoMailer),
+            throttle: Throttle::new(clock.clone()),
+            keys: Default::default(),
+        };
+        Services {
+            store,
+            blobs,
+            clock,
+            auth,
+        }
+    }
+
+    /// The same services with these sign-in settings and this mailer.
+    pub fn with_auth(mut self, settings: AuthSettings, mailer: Arc<dyn Mailer>) -> Self {
+        self.auth.settings = settings;
+        self.auth.mailer = mailer;
+        self
+    }
+
+    pub fn auth_settings(&self) -> &AuthSettings {
+        &self.auth.settings
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     pub fn store(&self) -> &dyn Store {

@@ -8,7 +8,7 @@ use hearth_core::prepare::EnvelopeFields;
 use hearth_core::{Context, ItemRequest, ServiceError, Services, WriteOutcome};
 use hearth_domain::audit::AuditFilter;
 use hearth_domain::{
-    AuditAction, AuditOutcome, ItemFlags, ItemId, ItemQuery, Record, Relationship, SystemClock,
+    AccessLevel, AuditAction, AuditOutcome, ItemFlags, ItemId, ItemQuery, Record, Relationship, SystemClock,
 };
 use hearth_store::LocalBlobStore;
 use hearth_store_sqlite::SqliteStore;
@@ -379,7 +379,7 @@ fn people_reach_their_records_and_personal_items_stay_with_people() {
             fx.record.id,
             bob.id,
             Relationship::Spouse,
-            false,
+            AccessLevel::Modify,
         )
         .unwrap();
     let env = EnvelopeFields {

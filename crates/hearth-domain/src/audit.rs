@@ -27,6 +27,25 @@ pub enum AuditAction {
     Import,
     Export,
     ReadAudit,
+    SignUp,
+    SignIn,
+    SignInFailed,
+    SignOut,
+    EmailVerified,
+    PasswordChanged,
+    PasswordReset,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    RecoveryCodeUsed,
+    RegisterApp,
+    UpdateApp,
+    ConsentGranted,
+    ConsentChanged,
+    ConsentRevoked,
+    TokenIssued,
+    TokenRefreshed,
+    TokenRevoked,
+    DeleteRecord,
 }
 
 impl AuditAction {
@@ -47,6 +66,25 @@ impl AuditAction {
             AuditAction::Import => "import",
             AuditAction::Export => "export",
             AuditAction::ReadAudit => "read-audit",
+            AuditAction::SignUp => "sign-up",
+            AuditAction::SignIn => "sign-in",
+            AuditAction::SignInFailed => "sign-in-failed",
+            AuditAction::SignOut => "sign-out",
+            AuditAction::EmailVerified => "email-verified",
+            AuditAction::PasswordChanged => "password-changed",
+            AuditAction::PasswordReset => "password-reset",
+            AuditAction::TwoFactorEnabled => "two-factor-enabled",
+            AuditAction::TwoFactorDisabled => "two-factor-disabled",
+            AuditAction::RecoveryCodeUsed => "recovery-code-used",
+            AuditAction::RegisterApp => "register-app",
+            AuditAction::UpdateApp => "update-app",
+            AuditAction::ConsentGranted => "consent-granted",
+            AuditAction::ConsentChanged => "consent-changed",
+            AuditAction::ConsentRevoked => "consent-revoked",
+            AuditAction::TokenIssued => "token-issued",
+            AuditAction::TokenRefreshed => "token-refreshed",
+            AuditAction::TokenRevoked => "token-revoked",
+            AuditAction::DeleteRecord => "delete-record",
         }
     }
 
@@ -68,6 +106,25 @@ impl AuditAction {
             Import,
             Export,
             ReadAudit,
+            SignUp,
+            SignIn,
+            SignInFailed,
+            SignOut,
+            EmailVerified,
+            PasswordChanged,
+            PasswordReset,
+            TwoFactorEnabled,
+            TwoFactorDisabled,
+            RecoveryCodeUsed,
+            RegisterApp,
+            UpdateApp,
+            ConsentGranted,
+            ConsentChanged,
+            ConsentRevoked,
+            TokenIssued,
+            TokenRefreshed,
+            TokenRevoked,
+            DeleteRecord,
         ]
         .into_iter()
         .find(|a| a.as_str() == s)
@@ -82,6 +139,9 @@ impl AuditAction {
                 | AuditAction::History
                 | AuditAction::Export
                 | AuditAction::ReadAudit
+                | AuditAction::SignIn
+                | AuditAction::SignInFailed
+                | AuditAction::SignOut
         )
     }
 }

@@ -9,6 +9,7 @@
 //! - [`ids`]: identifier newtypes.
 //! - [`time`]: [`Timestamp`] (microseconds since the Unix epoch) and the injected [`Clock`].
 //! - [`account`], [`record`]: people and the records they reach.
+//! - [`auth`]: credentials, sessions, apps and their rules, consent grants, tokens, SMART scopes.
 //! - [`item`]: the envelope, writes, reads, history.
 //! - [`query`]: filters, ordering and cursors over a record's items.
 //! - [`audit`]: audit entries and the per-record change feed.
@@ -16,6 +17,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod auth;
 pub mod datatypes;
 pub mod ids;
 pub mod item;
@@ -31,5 +33,5 @@ pub use item::{
     WriteOp,
 };
 pub use query::{Cursor, ItemQuery, Order, Page, StateFilter};
-pub use record::{Access, NewRecord, Record, Relationship};
+pub use record::{Access, AccessLevel, NewRecord, Record, Relationship};
 pub use time::{Clock, SystemClock, Timestamp};

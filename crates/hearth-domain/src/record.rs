@@ -97,12 +97,60 @@ impl FromStr for Relationship {
     }
 }
 
+/// How far an account reaches into a record (HealthVault's three sharing levels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccessLevel {
+    /// Reads health information; no sharing, no history.
+    View,
+    /// Also adds, edits and deletes health and profile information; no sharing, no history.
+    Modify,
+    /// Everything, including sharing, history and making others custodians.
+    Custodian,
+}
+
+impl AccessLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessLevel::View => "view",
+            AccessLevel::Modify => "modify",
+            AccessLevel::Custodian => "custodian",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [AccessLevel::View, AccessLevel::Modify, AccessLevel::Custodian]
+            .into_iter()
+            .find(|l| l.as_str() == s)
+    }
+
+    /// What this level allows on health items.
+    pub fn perms(self) -> crate::auth::Perms {
+        match self {
+            AccessLevel::View => crate::auth::Perms::READ,
+            AccessLevel::Modify | AccessLevel::Custodian => crate::auth::Perms::ALL,
+        }
+    }
+}
+
+impl fmt::Display for AccessLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One account's way into one record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Access {
     pub record_id: RecordId,
     pub account_id: AccountId,
     pub relationship: Relationship,
-    pub custodian: bool,
+    pub level: AccessLevel,
     pub granted_at: Timestamp,
+}
+
+impl Access {
+    pub fn is_custodian(&self) -> bool {
+        self.level == AccessLevel::Custodian
+    }
 }

@@ -3,9 +3,14 @@
 //! The HTTP adapter. [`router`] builds the axum application from [`AppState`] (so tests can call
 //! it in process), and [`serve`] runs it on a listener until a shutdown future completes.
 //!
-//! Routes today: `GET /healthz` (the process answers) and `GET /readyz` (the database answers).
-//! Handlers never touch SQL: they call the services, off the async threads (the storage contract
-//! is blocking).
+//! - [`web`]: the server-rendered pages people use: sign-up, sign-in, two-factor, password
+//!   reset, account security, records, authorised apps, and the OAuth consent page.
+//! - [`api`]: what apps and operators call: the OAuth 2.1 / SMART token endpoints, discovery
+//!   documents, JWKS, the admin API, and the FHIR endpoints.
+//! - `GET /healthz` (the process answers) and `GET /readyz` (the database answers).
+//!
+//! Every response carries the security headers of [`web::headers`]. Handlers never touch SQL:
+//! they call the services, off the async threads (the storage contract is blocking).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,10 +29,16 @@ pub struct AppState {
     pub services: Arc<Services>,
 }
 
+pub mod api;
+pub mod web;
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(api::routes())
+        .merge(web::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), web::headers::security_headers))
         .with_state(state)
 }
 

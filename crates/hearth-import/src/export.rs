@@ -33,8 +33,8 @@
 //! - `record.json` ([`RecordFile`]): `record` is the record as stored (`id`, `display_name`,
 //!   `patient_item`, `created_at`, `last_seq`); `accesses` lists every account with access:
 //!   `account_id`, `email`, `display_name` and `account_created_at` of the account (null if the
-//!   account no longer exists), `relationship` (e.g. `"self"`, `"parent"`), `custodian` and
-//!   `granted_at`.
+//!   account no longer exists), `relationship` (e.g. `"self"`, `"parent"`), `level` (`"view"`,
+//!   `"modify"` or `"custodian"`) and `granted_at`.
 //! - `envelope.ndjson` ([`EnvelopeLine`]): `{"meta": <envelope>, "has_body": <bool>}` per version,
 //!   in change-sequence order (`meta.seq` strictly increasing). The envelope is the serde form of
 //!   [`hearth_domain::ItemMeta`]: `id`, `record_id`, `version`, `state` (`active`, `deleted`,
@@ -68,7 +68,7 @@ use std::path::{Path, PathBuf};
 
 use hearth_core::{Context, ServiceError, Services};
 use hearth_domain::{
-    AccountId, AuditEntry, Item, ItemId, ItemMeta, Record, RecordId, Relationship, Timestamp,
+    AccessLevel, AccountId, AuditEntry, Item, ItemId, ItemMeta, Record, RecordId, Relationship, Timestamp,
 };
 use hearth_store::{ExportSink, StoreError, StoreResult};
 use serde::{Deserialize, Serialize};
@@ -199,7 +199,7 @@ pub struct AccessEntry {
     pub display_name: Option<String>,
     pub account_created_at: Option<Timestamp>,
     pub relationship: Relationship,
-    pub custodian: bool,
+    pub level: AccessLevel,
     pub granted_at: Timestamp,
 }
 
@@ -269,7 +269,7 @@ pub fn export_record(
             display_name: account.as_ref().map(|x| x.display_name.clone()),
             account_created_at: account.as_ref().map(|x| x.created_at),
             relationship: a.relationship,
-            custodian: a.custodian,
+            level: a.level,
             granted_at: a.granted_at,
         });
     }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use hearth_core::items::Envelope;
 use hearth_core::{Context, ItemRequest, Services, WriteOutcome};
 use hearth_domain::{
-    AuditAction, AuditEntry, AuditOutcome, BlobRef, ItemId, ItemState, Record, Relationship, SystemClock,
+    AccessLevel, AuditAction, AuditEntry, AuditOutcome, BlobRef, ItemId, ItemState, Record, Relationship,
+    SystemClock,
 };
 use hearth_import::export::{
     EnvelopeLine, ExportError, ExportManifest, FORMAT, FORMAT_VERSION, RecordFile, export_record,
@@ -59,7 +60,7 @@ fn fixture() -> Fixture {
     let record = svc
         .create_record(&op, ann.id, "Ann", Relationship::SelfRecord, None)
         .unwrap();
-    svc.grant_access(&op, record.id, bob.id, Relationship::Spouse, false)
+    svc.grant_access(&op, record.id, bob.id, Relationship::Spouse, AccessLevel::View)
         .unwrap();
 
     // A blob larger than one copy chunk.
@@ -298,19 +299,37 @@ fn export_writes_every_version_blob_and_audit_entry() {
     assert_eq!(rf.record.patient_item, f.record.patient_item);
     assert_eq!(rf.record.created_at, f.record.created_at);
     assert_eq!(rf.record.last_seq, envelope.last().unwrap().meta.seq);
-    let mut people: Vec<(Option<String>, Relationship, bool)> = rf
+    let mut people: Vec<(Option<String>, Relationship, AccessLevel)> = rf
         .accesses
         .iter()
-        .map(|a| (a.email.clone(), a.relationship, a.custodian))
+        .map(|a| (a.email.clone(), a.relationship, a.level))
         .collect();
     people.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         people,
         vec![
-            (Some("ann@example.org".into()), Relationship::SelfRecord, true),
-            (Some("bob@example.org".into()), Relationship::Spouse, false),
+            (
+                Some("ann@example.org".into()),
+                Relationship::SelfRecord,
+                AccessLevel::Custodian
+            ),
+            (
+                Some("bob@example.org".into()),
+                Relationship::Spouse,
+                AccessLevel::View
+            ),
         ]
     );
+    // Levels are written as their names.
+    let raw: Value = serde_json::from_str(&fs::read_to_string(out.join("record.json")).unwrap()).unwrap();
+    let mut levels: Vec<&str> = raw["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["level"].as_str().unwrap())
+        .collect();
+    levels.sort();
+    assert_eq!(levels, vec!["custodian", "view"]);
     assert!(
         rf.accesses
             .iter()

@@ -46,7 +46,7 @@ pub(crate) fn insert(
 
 const AUDIT_COLS: &str = "id, at, account, app, online, action, outcome, detail, data_types, items";
 
-fn to_entry(record: RecordId, r: &Row) -> StoreResult<AuditEntry> {
+fn to_entry(record: Option<RecordId>, r: &Row) -> StoreResult<AuditEntry> {
     let action: String = col(r, 5)?;
     let outcome: String = col(r, 6)?;
     let detail: Option<String> = col(r, 7)?;
@@ -58,7 +58,7 @@ fn to_entry(record: RecordId, r: &Row) -> StoreResult<AuditEntry> {
         account: col::<Option<Uuid>>(r, 2)?.map(AccountId),
         app: col::<Option<String>>(r, 3)?.map(AppId),
         online: col(r, 4)?,
-        record: Some(record),
+        record,
         action: AuditAction::parse(&action)
             .ok_or_else(|| StoreError::Corrupt(format!("audit action {action}")))?,
         items: decode_refs(&items)?,
@@ -79,7 +79,7 @@ pub(crate) fn each_oldest_first(
     f: &mut dyn FnMut(&AuditEntry) -> StoreResult<()>,
 ) -> StoreResult<()> {
     let sql = format!("SELECT {AUDIT_COLS} FROM audit WHERE rk = $1 ORDER BY id");
-    db.each(&sql, &[&rk], &mut |r| f(&to_entry(record, r)?))
+    db.each(&sql, &[&rk], &mut |r| f(&to_entry(Some(record), r)?))
 }
 
 pub(crate) fn trail(db: &mut Db<'_>, record: RecordId, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
@@ -113,8 +113,28 @@ pub(crate) fn trail(db: &mut Db<'_>, record: RecordId, f: &AuditFilter) -> Store
     let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b.as_ref()).collect();
     db.query(&sql, &params)?
         .iter()
-        .map(|r| to_entry(record, r))
+        .map(|r| to_entry(Some(record), r))
         .collect()
+}
+
+/// Entries about an account that belong to no record, newest first (the `audit_account` index).
+pub(crate) fn account_trail(db: &mut Db<'_>, account: AccountId, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+    let limit = i64::from(if limit == 0 { 100 } else { limit.min(1000) });
+    let sql =
+        format!("SELECT {AUDIT_COLS} FROM audit WHERE account = $1 AND rk IS NULL ORDER BY id DESC LIMIT $2");
+    db.query(&sql, &[&account.0, &limit])?
+        .iter()
+        .map(|r| to_entry(None, r))
+        .collect()
+}
+
+/// Appends an entry that came with a sign-in or consent write, in that write's transaction.
+pub(crate) fn insert_own(db: &mut Db<'_>, e: &AuditEntry) -> StoreResult<i64> {
+    let rk = match e.record {
+        Some(r) => crate::people::rk_of(db, r)?,
+        None => None,
+    };
+    insert(db, e, rk, &e.items)
 }
 
 pub(crate) fn changes(

@@ -16,14 +16,23 @@
 //! - `bulk`: batches made only of creates, written with multi-row statements.
 //! - `read`: reads by id, history, queries, export.
 //! - `people`: accounts, records, access.
+//! - `records`: renaming and deleting whole records.
 //! - `audit`: the audit trail and the change feed.
+//! - `auth`: [`hearth_store::AuthStore`] (sign-in and consent) and its helpers; `auth_signin`:
+//!   credentials, sessions, emailed tokens; `auth_apps`: apps, grants, subjects; `auth_tokens`:
+//!   OAuth tokens and signing keys.
 
 mod audit;
+mod auth;
+mod auth_apps;
+mod auth_signin;
+mod auth_tokens;
 mod bulk;
 mod db;
 mod interns;
 mod people;
 mod read;
+mod records;
 pub mod schema;
 mod write;
 
@@ -92,7 +101,10 @@ impl PostgresStore {
 }
 
 /// Runs `f` on a pooled connection in autocommit mode.
-fn with_auto<T>(store: &PostgresStore, f: impl FnOnce(&mut Db<'_>) -> StoreResult<T>) -> StoreResult<T> {
+pub(crate) fn with_auto<T>(
+    store: &PostgresStore,
+    f: impl FnOnce(&mut Db<'_>) -> StoreResult<T>,
+) -> StoreResult<T> {
     let mut conn = store.conn()?;
     let pg: &mut PgConn = &mut conn;
     f(&mut Db::auto(pg))
@@ -146,6 +158,14 @@ impl Store for PostgresStore {
 
     fn remove_access(&self, record: RecordId, account: AccountId, audit: &AuditEntry) -> StoreResult<()> {
         people::remove_access(self, record, account, audit)
+    }
+
+    fn rename_record(&self, record: RecordId, display_name: &str, audit: &AuditEntry) -> StoreResult<()> {
+        records::rename_record(self, record, display_name, audit)
+    }
+
+    fn delete_record(&self, record: RecordId, audit: &AuditEntry) -> StoreResult<()> {
+        records::delete_record(self, record, audit)
     }
 
     fn record_by_patient_client_id(

@@ -2,7 +2,7 @@
 //! two concurrent removals cannot both see "another custodian remains".
 
 use hearth_domain::{
-    Access, Account, AccountId, AuditEntry, ItemId, Record, RecordId, Relationship, Timestamp,
+    Access, AccessLevel, Account, AccountId, AuditEntry, ItemId, Record, RecordId, Relationship, Timestamp,
 };
 use hearth_store::{StoreError, StoreResult};
 use postgres::Row;
@@ -93,19 +93,20 @@ pub(crate) fn list_records(db: &mut Db<'_>) -> StoreResult<Vec<Record>> {
     db.query(&sql, &[])?.iter().map(to_record).collect()
 }
 
-fn access_from(record_id: RecordId, account: Uuid, rel: &str, custodian: bool, at: i64) -> Access {
-    Access {
+fn access_from(record_id: RecordId, account: Uuid, rel: &str, level: &str, at: i64) -> StoreResult<Access> {
+    Ok(Access {
         record_id,
         account_id: AccountId(account),
         relationship: rel.parse().unwrap_or(Relationship::Other),
-        custodian,
+        level: AccessLevel::parse(level)
+            .ok_or_else(|| StoreError::Corrupt(format!("access level {level:?}")))?,
         granted_at: Timestamp(at),
-    }
+    })
 }
 
 pub(crate) fn records_of(db: &mut Db<'_>, account: AccountId) -> StoreResult<Vec<(Record, Access)>> {
     let sql = format!(
-        "SELECT {RECORD_COLS}, a.relationship, a.custodian, a.granted_at FROM record_access a
+        "SELECT {RECORD_COLS}, a.relationship, a.level, a.granted_at FROM record_access a
          JOIN records r ON r.rk = a.rk WHERE a.account_id = $1 ORDER BY r.rk"
     );
     db.query(&sql, &[&account.0])?
@@ -113,7 +114,8 @@ pub(crate) fn records_of(db: &mut Db<'_>, account: AccountId) -> StoreResult<Vec
         .map(|r| {
             let rec = to_record(r)?;
             let rel: String = col(r, 5)?;
-            let access = access_from(rec.id, account.0, &rel, col(r, 6)?, col(r, 7)?);
+            let level: String = col(r, 6)?;
+            let access = access_from(rec.id, account.0, &rel, &level, col(r, 7)?)?;
             Ok((rec, access))
         })
         .collect()
@@ -122,14 +124,15 @@ pub(crate) fn records_of(db: &mut Db<'_>, account: AccountId) -> StoreResult<Vec
 pub(crate) fn accesses(db: &mut Db<'_>, record: RecordId) -> StoreResult<Vec<Access>> {
     let rk = require_rk(db, record)?;
     db.query(
-        "SELECT account_id, relationship, custodian, granted_at FROM record_access WHERE rk = $1
+        "SELECT account_id, relationship, level, granted_at FROM record_access WHERE rk = $1
          ORDER BY granted_at, account_id",
         &[&rk],
     )?
     .iter()
     .map(|r| {
         let rel: String = col(r, 1)?;
-        Ok(access_from(record, col(r, 0)?, &rel, col(r, 2)?, col(r, 3)?))
+        let level: String = col(r, 2)?;
+        access_from(record, col(r, 0)?, &rel, &level, col(r, 3)?)
     })
     .collect()
 }
@@ -137,7 +140,7 @@ pub(crate) fn accesses(db: &mut Db<'_>, record: RecordId) -> StoreResult<Vec<Acc
 fn custodian_count(db: &mut Db<'_>, rk: i64) -> StoreResult<i64> {
     col(
         &db.one(
-            "SELECT count(*) FROM record_access WHERE rk = $1 AND custodian",
+            "SELECT count(*) FROM record_access WHERE rk = $1 AND level = 'custodian'",
             &[&rk],
         )?,
         0,
@@ -146,10 +149,10 @@ fn custodian_count(db: &mut Db<'_>, rk: i64) -> StoreResult<i64> {
 
 pub(crate) fn insert_access(db: &mut Db<'_>, rk: i64, access: &Access) -> StoreResult<()> {
     db.try_exec(
-        "INSERT INTO record_access (rk, account_id, relationship, custodian, granted_at) VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO record_access (rk, account_id, relationship, level, granted_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (rk, account_id) DO UPDATE SET relationship = excluded.relationship,
-             custodian = excluded.custodian, granted_at = excluded.granted_at",
-        &[&rk, &access.account_id.0, &access.relationship.as_str(), &access.custodian, &access.granted_at.0],
+             level = excluded.level, granted_at = excluded.granted_at",
+        &[&rk, &access.account_id.0, &access.relationship.as_str(), &access.level.as_str(), &access.granted_at.0],
     )
     .map_err(|e| if is_fk_violation(&e) { StoreError::AccountNotFound } else { db_err(e) })?;
     Ok(())

@@ -7,7 +7,10 @@ use hearth_store::StoreResult;
 use crate::db::{Db, PgConn, col};
 
 /// (version, SQL) in order. Append only.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_auth.sql")),
+];
 
 /// Advisory lock key for migrations ("hearth" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6865_6172_7468;

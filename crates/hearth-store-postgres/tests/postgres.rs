@@ -1,6 +1,6 @@
 //! Checks specific to the PostgreSQL backend: concurrent writers on one record, concurrent
-//! starts, bulk creates, an unreachable server. They need `HEARTH_TEST_POSTGRES_URL` (see
-//! `conformance.rs`) and print that they were skipped without it.
+//! starts, bulk creates, an unreachable server, upgrading an earlier schema. They need
+//! `HEARTH_TEST_POSTGRES_URL` (see `conformance.rs`) and print that they were skipped without it.
 
 mod common;
 
@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use common::{URL_VAR, scratch};
 use hearth_domain::{
-    Access, Account, AccountId, Actor, AppId, AuditAction, AuditEntry, AuditOutcome, ItemId, ItemQuery,
-    Record, RecordId, Relationship, WriteOp,
+    Access, AccessLevel, Account, AccountId, Actor, AppId, AuditAction, AuditEntry, AuditOutcome, ItemId,
+    ItemQuery, Record, RecordId, Relationship, WriteOp,
 };
 use hearth_store::conformance::{content, t};
 use hearth_store::contract::{ChangeSet, NewRecordSpec, WriteBatch};
@@ -57,7 +57,7 @@ fn new_record(store: &dyn Store) -> RecordId {
         record_id: record.id,
         account_id: owner.id,
         relationship: Relationship::SelfRecord,
-        custodian: true,
+        level: AccessLevel::Custodian,
         granted_at: t(0),
     };
     store
@@ -330,6 +330,61 @@ fn bulk_creates_match_the_op_by_op_path() {
     );
     assert_eq!(store.record(record).unwrap().unwrap().last_seq, 3);
     assert!(q("y").is_empty());
+    drop(store);
+    drop(guard);
+}
+
+#[test]
+fn access_levels_come_from_the_custodian_flag() {
+    let Some((guard, url)) = scratch() else {
+        return skip("access_levels_come_from_the_custodian_flag");
+    };
+    let (record, owner, helper) = (RecordId::new(), AccountId::new(), AccountId::new());
+    {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute(hearth_store_postgres::schema::MIGRATIONS[0].1)
+            .unwrap();
+        c.batch_execute(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL);
+             INSERT INTO schema_migrations VALUES (1, 0);",
+        )
+        .unwrap();
+        for (id, email) in [(owner, "o@example.org"), (helper, "h@example.org")] {
+            c.execute(
+                "INSERT INTO accounts (id, email, display_name, created_at) VALUES ($1, $2, 'x', 0)",
+                &[&id.0, &email],
+            )
+            .unwrap();
+        }
+        let rk: i64 = c
+            .query_one(
+                "INSERT INTO records (id, display_name, patient_item, created_at) VALUES ($1, 'R', $2, 0)
+                 RETURNING rk",
+                &[&record.0, &RecordId::new().0],
+            )
+            .unwrap()
+            .get(0);
+        for (id, custodian) in [(owner, true), (helper, false)] {
+            c.execute(
+                "INSERT INTO record_access (rk, account_id, relationship, custodian, granted_at)
+                 VALUES ($1, $2, 'self', $3, 0)",
+                &[&rk, &id.0, &custodian],
+            )
+            .unwrap();
+        }
+    }
+
+    let store = PostgresStore::connect(&url).unwrap();
+    let mut levels: Vec<_> = store
+        .accesses(record)
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.account_id, a.level))
+        .collect();
+    levels.sort();
+    let mut expect = vec![(owner, AccessLevel::Custodian), (helper, AccessLevel::Modify)];
+    expect.sort();
+    assert_eq!(levels, expect);
     drop(store);
     drop(guard);
 }

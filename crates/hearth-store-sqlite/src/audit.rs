@@ -72,7 +72,7 @@ fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
     ))
 }
 
-fn to_entry(record: RecordId, row: AuditRow) -> StoreResult<AuditEntry> {
+fn to_entry(record: Option<RecordId>, row: AuditRow) -> StoreResult<AuditEntry> {
     let (id, at, account, app, online, action, outcome, detail, dts, items) = row;
     Ok(AuditEntry {
         id,
@@ -82,7 +82,7 @@ fn to_entry(record: RecordId, row: AuditRow) -> StoreResult<AuditEntry> {
             .transpose()?,
         app: app.map(AppId),
         online,
-        record: Some(record),
+        record,
         action: AuditAction::parse(&action)
             .ok_or_else(|| StoreError::Corrupt(format!("audit action {action}")))?,
         items: decode_refs(&items)?,
@@ -111,7 +111,7 @@ pub(crate) fn each_oldest_first(
         .map_err(db_err)?;
     let mut rows = st.query([rk]).map_err(db_err)?;
     while let Some(r) = rows.next().map_err(db_err)? {
-        f(&to_entry(record, audit_row(r).map_err(db_err)?)?)?;
+        f(&to_entry(Some(record), audit_row(r).map_err(db_err)?)?)?;
     }
     Ok(())
 }
@@ -149,7 +149,35 @@ pub(crate) fn trail(conn: &Connection, record: RecordId, f: &AuditFilter) -> Sto
     let mut st = conn.prepare(&sql).map_err(db_err)?;
     let params: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
     let rows = st.query_map(params.as_slice(), audit_row).map_err(db_err)?;
-    rows.map(|row| to_entry(record, row.map_err(db_err)?)).collect()
+    rows.map(|row| to_entry(Some(record), row.map_err(db_err)?))
+        .collect()
+}
+
+/// Entries about an account that belong to no record, newest first (the `audit_account` index).
+pub(crate) const ACCOUNT_AUDIT_SQL: &str =
+    "SELECT id, at, account, app, online, action, outcome, detail, data_types, items FROM audit
+     WHERE account = ?1 AND rk IS NULL ORDER BY id DESC LIMIT ?2";
+
+pub(crate) fn account_trail(
+    conn: &Connection,
+    account: AccountId,
+    limit: u32,
+) -> StoreResult<Vec<AuditEntry>> {
+    let limit = if limit == 0 { 100 } else { limit.min(1000) };
+    let mut st = conn.prepare_cached(ACCOUNT_AUDIT_SQL).map_err(db_err)?;
+    let rows = st
+        .query_map(params![&account.as_bytes()[..], limit], audit_row)
+        .map_err(db_err)?;
+    rows.map(|row| to_entry(None, row.map_err(db_err)?)).collect()
+}
+
+/// Appends an entry that came with a sign-in or consent write, in that write's transaction.
+pub(crate) fn insert_own(conn: &Connection, e: &AuditEntry) -> StoreResult<i64> {
+    let rk = match e.record {
+        Some(r) => crate::people::rk_of(conn, r)?,
+        None => None,
+    };
+    insert(conn, e, rk, &e.items)
 }
 
 pub(crate) fn changes(

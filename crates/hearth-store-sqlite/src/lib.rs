@@ -12,12 +12,21 @@
 //! - `write`: [`hearth_store::Store::apply`] and purge.
 //! - `read`: reads by id, history, queries.
 //! - `people`: accounts, records, access.
+//! - `records`: renaming and deleting whole records.
 //! - `audit`: the audit trail and the change feed.
+//! - `auth`: [`hearth_store::AuthStore`] (sign-in and consent) and its helpers; `auth_signin`:
+//!   credentials, sessions, emailed tokens; `auth_apps`: apps, grants, subjects; `auth_tokens`:
+//!   OAuth tokens and signing keys.
 
 mod audit;
+mod auth;
+mod auth_apps;
+mod auth_signin;
+mod auth_tokens;
 mod interns;
 mod people;
 mod read;
+mod records;
 pub mod schema;
 mod write;
 
@@ -208,6 +217,14 @@ impl Store for SqliteStore {
 
     fn remove_access(&self, record: RecordId, account: AccountId, audit: &AuditEntry) -> StoreResult<()> {
         people::remove_access(self, record, account, audit)
+    }
+
+    fn rename_record(&self, record: RecordId, display_name: &str, audit: &AuditEntry) -> StoreResult<()> {
+        records::rename_record(self, record, display_name, audit)
+    }
+
+    fn delete_record(&self, record: RecordId, audit: &AuditEntry) -> StoreResult<()> {
+        records::delete_record(self, record, audit)
     }
 
     fn record_by_patient_client_id(

@@ -1,7 +1,7 @@
 //! Accounts, records and access in SQLite.
 
 use hearth_domain::{
-    Access, Account, AccountId, AuditEntry, ItemId, Record, RecordId, Relationship, Timestamp,
+    Access, AccessLevel, Account, AccountId, AuditEntry, ItemId, Record, RecordId, Relationship, Timestamp,
 };
 use hearth_store::{StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, TransactionBehavior, params};
@@ -18,8 +18,12 @@ pub(crate) fn require_rk(conn: &Connection, id: RecordId) -> StoreResult<i64> {
     rk_of(conn, id)?.ok_or(StoreError::RecordNotFound(id))
 }
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+pub(crate) fn is_fk_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
 }
 
 pub(crate) fn create_account(store: &SqliteStore, account: &Account, entry: &AuditEntry) -> StoreResult<()> {
@@ -110,25 +114,20 @@ pub(crate) fn list_records(conn: &Connection) -> StoreResult<Vec<Record>> {
     rows.map(|r| to_record(r.map_err(db_err)?)).collect()
 }
 
-fn access_from(
-    record_id: RecordId,
-    account: &[u8],
-    rel: &str,
-    custodian: bool,
-    at: i64,
-) -> StoreResult<Access> {
+fn access_from(record_id: RecordId, account: &[u8], rel: &str, level: &str, at: i64) -> StoreResult<Access> {
     Ok(Access {
         record_id,
         account_id: AccountId::from_bytes(uuid_bytes(account)?),
         relationship: rel.parse().unwrap_or(Relationship::Other),
-        custodian,
+        level: AccessLevel::parse(level)
+            .ok_or_else(|| StoreError::Corrupt(format!("access level {level:?}")))?,
         granted_at: Timestamp(at),
     })
 }
 
 pub(crate) fn records_of(conn: &Connection, account: AccountId) -> StoreResult<Vec<(Record, Access)>> {
     let sql = format!(
-        "SELECT {RECORD_COLS}, a.relationship, a.custodian, a.granted_at FROM record_access a
+        "SELECT {RECORD_COLS}, a.relationship, a.level, a.granted_at FROM record_access a
          JOIN records r ON r.rk = a.rk WHERE a.account_id = ?1 ORDER BY r.rk"
     );
     let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
@@ -137,15 +136,15 @@ pub(crate) fn records_of(conn: &Connection, account: AccountId) -> StoreResult<V
             Ok((
                 record_from_row(r)?,
                 r.get::<_, String>(5)?,
-                r.get::<_, bool>(6)?,
+                r.get::<_, String>(6)?,
                 r.get::<_, i64>(7)?,
             ))
         })
         .map_err(db_err)?;
     rows.map(|row| {
-        let (raw, rel, cust, at) = row.map_err(db_err)?;
+        let (raw, rel, level, at) = row.map_err(db_err)?;
         let rec = to_record(raw)?;
-        let access = access_from(rec.id, account.as_bytes(), &rel, cust, at)?;
+        let access = access_from(rec.id, account.as_bytes(), &rel, &level, at)?;
         Ok((rec, access))
     })
     .collect()
@@ -155,7 +154,7 @@ pub(crate) fn accesses(conn: &Connection, record: RecordId) -> StoreResult<Vec<A
     let rk = require_rk(conn, record)?;
     let mut st = conn
         .prepare_cached(
-            "SELECT account_id, relationship, custodian, granted_at FROM record_access WHERE rk = ?1 ORDER BY granted_at",
+            "SELECT account_id, relationship, level, granted_at FROM record_access WHERE rk = ?1 ORDER BY granted_at",
         )
         .map_err(db_err)?;
     let rows = st
@@ -163,21 +162,21 @@ pub(crate) fn accesses(conn: &Connection, record: RecordId) -> StoreResult<Vec<A
             Ok((
                 r.get::<_, Vec<u8>>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, bool>(2)?,
+                r.get::<_, String>(2)?,
                 r.get::<_, i64>(3)?,
             ))
         })
         .map_err(db_err)?;
     rows.map(|row| {
-        let (acc, rel, cust, at) = row.map_err(db_err)?;
-        access_from(record, &acc, &rel, cust, at)
+        let (acc, rel, level, at) = row.map_err(db_err)?;
+        access_from(record, &acc, &rel, &level, at)
     })
     .collect()
 }
 
 fn custodian_count(conn: &Connection, rk: i64) -> StoreResult<i64> {
     conn.query_row(
-        "SELECT count(*) FROM record_access WHERE rk = ?1 AND custodian = 1",
+        "SELECT count(*) FROM record_access WHERE rk = ?1 AND level = 'custodian'",
         [rk],
         |r| r.get(0),
     )
@@ -186,24 +185,25 @@ fn custodian_count(conn: &Connection, rk: i64) -> StoreResult<i64> {
 
 pub(crate) fn insert_access(conn: &Connection, rk: i64, access: &Access) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO record_access (rk, account_id, relationship, custodian, granted_at) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO record_access (rk, account_id, relationship, level, granted_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (rk, account_id) DO UPDATE SET relationship = excluded.relationship,
-             custodian = excluded.custodian, granted_at = excluded.granted_at",
+             level = excluded.level, granted_at = excluded.granted_at",
     )
     .and_then(|mut s| {
         s.execute(params![
             rk,
             &access.account_id.as_bytes()[..],
             access.relationship.as_str(),
-            access.custodian,
+            access.level.as_str(),
             access.granted_at.0
         ])
     })
-    .map_err(|e| match &e {
-        rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+    .map_err(|e| {
+        if is_fk_violation(&e) {
             StoreError::AccountNotFound
+        } else {
+            db_err(e)
         }
-        _ => db_err(e),
     })?;
     Ok(())
 }

@@ -8,7 +8,10 @@ use hearth_store::StoreResult;
 use crate::db_err;
 
 /// (version, SQL) in order. Append only.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_auth.sql")),
+];
 
 pub fn migrate(conn: &Connection) -> StoreResult<()> {
     conn.execute_batch(

@@ -1,8 +1,9 @@
-//! Every query shape searches an index: no plan step scans a table or a whole index.
+//! Every query shape searches an index: no plan step scans a table or a whole index. Item
+//! queries, and the sign-in, consent and record-deletion statements.
 
 use hearth_domain::{
-    Access, Account, AccountId, Actor, AppId, AuditAction, AuditEntry, AuditOutcome, Cursor, ItemId,
-    ItemQuery, Order, Record, RecordId, Relationship, StateFilter, WriteOp,
+    Access, AccessLevel, Account, AccountId, Actor, AppId, AuditAction, AuditEntry, AuditOutcome, Cursor,
+    ItemId, ItemQuery, Order, Record, RecordId, Relationship, StateFilter, WriteOp,
 };
 use hearth_store::Store;
 use hearth_store::conformance::{content, t};
@@ -66,7 +67,7 @@ fn queries_search_indexes() {
                     record_id: record.id,
                     account_id: owner.id,
                     relationship: Relationship::SelfRecord,
-                    custodian: true,
+                    level: AccessLevel::Custodian,
                     granted_at: t(0),
                 },
                 audit: entry(AuditAction::CreateRecord, Some(record.id)),
@@ -170,4 +171,33 @@ fn queries_search_indexes() {
             "{name}: {plan:?}"
         );
     }
+}
+
+#[test]
+fn auth_and_record_deletion_statements_search_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("h.db")).unwrap();
+    let plans = store.explain_auth_queries().unwrap();
+    for (name, plan) in &plans {
+        assert!(!plan.is_empty(), "{name}: no plan");
+        for step in plan {
+            assert!(!step.starts_with("SCAN"), "{name}: plan scans: {plan:?}");
+        }
+        assert!(plan.iter().any(|s| s.starts_with("SEARCH")), "{name}: {plan:?}");
+    }
+    let plan_of = |name: &str| {
+        plans
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| panic!("no plan named {name}"))
+    };
+    assert_eq!(
+        plan_of("account audit"),
+        vec!["SEARCH audit USING INDEX audit_account (account=?)"]
+    );
+    assert_eq!(
+        plan_of("tokens of a family"),
+        vec!["SEARCH oauth_tokens USING INDEX oauth_tokens_family (family=?)"]
+    );
 }

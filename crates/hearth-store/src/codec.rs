@@ -2,12 +2,15 @@
 //! - resource bodies are zstd-compressed UTF-8 JSON (the text exactly as prepared);
 //! - the rarely-filled envelope fields (source, note, tags, links, blobs, codes, end date) go in
 //!   one small JSON document, `NULL` when all are empty;
-//! - audit entries' item lists and data types are compact JSON arrays.
+//! - audit entries' item lists and data types are compact JSON arrays;
+//! - sign-in and consent values (app rules, redirect URIs, JWK sets, granted rules, recovery
+//!   codes, authorization-code data) are their serde JSON, and enums are their serde names.
 
 use std::cell::RefCell;
 
 use hearth_domain::audit::ItemVersionRef;
 use hearth_domain::{BlobRef, ItemContent, ItemLink, Timestamp};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::{StoreError, StoreResult};
@@ -174,6 +177,31 @@ pub fn decode_strings(text: &str) -> StoreResult<Vec<String>> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("string list: {e}")))
 }
 
+/// The serde JSON text of a value (app rules, granted rules, JWK sets…).
+pub fn to_json<T: Serialize + ?Sized>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encoding JSON: {e}")))
+}
+
+/// Reads back what [`to_json`] wrote; `what` names the column in the error.
+pub fn from_json<T: DeserializeOwned>(what: &str, text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// The serde name of a unit enum variant (`"confidential-web"`, `"client_secret_basic"`…),
+/// which is how such enums are stored.
+pub fn enum_name<T: Serialize>(v: &T) -> StoreResult<String> {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(StoreError::Backend("value is not a unit enum variant".into())),
+    }
+}
+
+/// Reads back what [`enum_name`] wrote; `what` names the column in the error.
+pub fn enum_from_name<T: DeserializeOwned>(what: &str, name: &str) -> StoreResult<T> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned()))
+        .map_err(|_| StoreError::Corrupt(format!("{what}: unknown value {name:?}")))
+}
+
 /// Splits a `system|code` query into (system, code); `None` system matches any.
 pub fn split_code(q: &str) -> (Option<&str>, &str) {
     match q.split_once('|') {
@@ -207,5 +235,21 @@ mod tests {
         ];
         assert_eq!(decode_refs(&encode_refs(&refs)).unwrap(), refs);
         assert!(Extras::default().encode().is_none());
+    }
+
+    #[test]
+    fn enum_names_are_serde_names() {
+        use hearth_domain::auth::{AppKind, ClientAuth, TokenIssuer};
+        assert_eq!(
+            enum_name(&AppKind::ConfidentialWeb).unwrap(),
+            AppKind::ConfidentialWeb.as_str()
+        );
+        assert_eq!(
+            enum_name(&ClientAuth::PrivateKeyJwt).unwrap(),
+            ClientAuth::PrivateKeyJwt.as_str()
+        );
+        let issuer: TokenIssuer = enum_from_name("issuer", "operator").unwrap();
+        assert_eq!(issuer, TokenIssuer::Operator);
+        assert!(enum_from_name::<AppKind>("kind", "nope").is_err());
     }
 }

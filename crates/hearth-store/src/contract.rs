@@ -110,7 +110,7 @@ pub trait ExportSink {
 }
 
 /// The storage contract. Synchronous: each call blocks while doing I/O.
-pub trait Store: Send + Sync {
+pub trait Store: crate::AuthStore + Send + Sync {
     /// "sqlite" or "postgres".
     fn backend_name(&self) -> &'static str;
     /// Whether the database answers (readiness).
@@ -134,6 +134,12 @@ pub trait Store: Send + Sync {
     fn put_access(&self, access: &Access, audit: &AuditEntry) -> StoreResult<()>;
     /// Removes an access. Refuses to remove the last custodian.
     fn remove_access(&self, record: RecordId, account: AccountId, audit: &AuditEntry) -> StoreResult<()>;
+    /// Changes a record's display name.
+    fn rename_record(&self, record: RecordId, display_name: &str, audit: &AuditEntry) -> StoreResult<()>;
+    /// Deletes a record for good at its custodian's request: the record, its accesses, items,
+    /// versions, codes, client ids, grants and the tokens confined to it, and its audit entries.
+    /// `audit` (with no record) is appended in the same transaction as the lasting trace.
+    fn delete_record(&self, record: RecordId, audit: &AuditEntry) -> StoreResult<()>;
     /// A record the account reaches whose Patient item has this (writer, client id).
     fn record_by_patient_client_id(
         &self,

@@ -23,6 +23,10 @@ pub enum StoreError {
     DuplicateClientId(String),
     #[error("referenced item {0} does not exist in this record")]
     MissingReference(ItemId),
+    #[error("an app with this client id already exists")]
+    DuplicateApp,
+    #[error("app not found")]
+    AppNotFound,
     #[error("a record must keep at least one custodian")]
     LastCustodian,
     #[error("the database is unavailable: {0}")]

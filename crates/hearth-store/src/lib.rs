@@ -12,16 +12,19 @@
 //!
 //! ## Layout
 //! - [`contract`]: the [`Store`] trait and its argument and result types.
+//! - [`auth_contract`]: [`AuthStore`], the sign-in and consent half of the contract.
 //! - [`error`] — [`StoreError`].
 //! - [`blob`]: the blob-store trait and the local-directory implementation.
 //! - [`conformance`]: the test suite every backend runs (`hearth_store::conformance::run_all`).
 
+pub mod auth_contract;
 pub mod blob;
 pub mod codec;
 pub mod conformance;
 pub mod contract;
 pub mod error;
 
+pub use auth_contract::{AuthStore, GrantUse};
 pub use blob::{BlobStore, LocalBlobStore};
 pub use contract::{BatchResult, ExportSink, Store, WriteBatch};
 pub use error::{StoreError, StoreResult};

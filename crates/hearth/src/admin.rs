@@ -1,9 +1,12 @@
-//! `hearth admin`: the operator's account and record commands.
+//! `hearth admin`: the operator's commands for accounts, records, apps and tokens.
 
 use anyhow::Context as _;
 use clap::Subcommand;
+use std::path::PathBuf;
+
 use hearth_core::Context;
-use hearth_domain::Relationship;
+use hearth_core::auth::apps::AppRegistration;
+use hearth_domain::{AppId, RecordId, Relationship};
 
 use crate::config::Config;
 use crate::open::open_services;
@@ -32,6 +35,80 @@ pub enum AdminCommand {
         #[arg(long)]
         owner: Option<String>,
     },
+    /// Set an account's password, read from standard input (one line).
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        /// Also mark the email address as confirmed.
+        #[arg(long)]
+        verified: bool,
+    },
+    /// Register an app from a JSON registration (a file, or - for standard input); prints the
+    /// app as JSON, with its client secret when it has one (shown only now).
+    RegisterApp {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Replace an app's registration (same JSON as register-app).
+    UpdateApp {
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// List registered apps as JSON lines.
+    ListApps,
+    /// Print a bearer access token confined to one record (`patient/` scopes) or reaching every
+    /// record of an account (`user/` scopes). Audited and revocable.
+    IssueToken {
+        #[arg(long, conflicts_with = "account", required_unless_present = "account")]
+        record: Option<String>,
+        /// The account's email.
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        scope: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 24 * 60 * 60)]
+        ttl: i64,
+    },
+    /// Revoke a token (and every token of its family); the token is read from standard input.
+    RevokeToken,
+    /// Print a key for the admin API (`Authorization: Bearer …`).
+    IssueAdminKey {
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 30 * 24 * 60 * 60)]
+        ttl: i64,
+    },
+}
+
+fn read_input(path: &PathBuf) -> anyhow::Result<String> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    }
+}
+
+fn stdin_line() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_line(&mut s)?;
+    Ok(s.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn app_line(app: &hearth_domain::auth::App, secret: Option<String>) -> anyhow::Result<String> {
+    let mut v = serde_json::to_value(app)?;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("secret_hash");
+        let id = o.remove("id").unwrap_or_default();
+        o.insert("client_id".into(), id);
+        if let Some(s) = secret {
+            o.insert("client_secret".into(), s.into());
+        }
+    }
+    Ok(v.to_string())
 }
 
 pub fn run(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
@@ -68,11 +145,7 @@ pub fn run(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
                             .flatten()
                             .map(|x| x.email)
                             .unwrap_or_default();
-                        format!(
-                            "{email}:{}{}",
-                            a.relationship,
-                            if a.custodian { ":custodian" } else { "" }
-                        )
+                        format!("{email}:{}:{}", a.relationship, a.level)
                     })
                     .collect();
                 out(&format!(
@@ -82,6 +155,50 @@ pub fn run(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
                     people.join(",")
                 ))?;
             }
+        }
+        AdminCommand::SetPassword { email, verified } => {
+            let account = svc.require_account(&email)?;
+            let password = stdin_line()?;
+            svc.set_password_as_operator(&op, account.id, &password, verified)?;
+        }
+        AdminCommand::RegisterApp { file } => {
+            let reg: AppRegistration = serde_json::from_str(&read_input(&file)?)
+                .context("the app registration is not valid JSON of the expected shape")?;
+            let r = svc.register_app(&op, reg)?;
+            out(&app_line(&r.app, r.client_secret)?)?;
+        }
+        AdminCommand::UpdateApp { client_id, file } => {
+            let reg: AppRegistration = serde_json::from_str(&read_input(&file)?)
+                .context("the app registration is not valid JSON of the expected shape")?;
+            let app = svc.update_app(&op, &AppId(client_id), reg)?;
+            out(&app_line(&app, None)?)?;
+        }
+        AdminCommand::ListApps => {
+            for app in svc.list_apps()? {
+                out(&app_line(&app, None)?)?;
+            }
+        }
+        AdminCommand::IssueToken {
+            record,
+            account,
+            scope,
+            ttl,
+        } => {
+            let record = record
+                .map(|r| r.parse::<RecordId>().map_err(|_| anyhow::anyhow!("{r:?} is not a record id")))
+                .transpose()?;
+            let account = account.map(|e| svc.require_account(&e).map(|a| a.id)).transpose()?;
+            let (token, _) = svc.issue_operator_token(&op, record, account, &scope, ttl)?;
+            out(&token)?;
+        }
+        AdminCommand::RevokeToken => {
+            let token = stdin_line()?;
+            if !svc.revoke_as_operator(&op, &token)? {
+                anyhow::bail!("no live token matches");
+            }
+        }
+        AdminCommand::IssueAdminKey { ttl } => {
+            out(&svc.issue_admin_key(&op, ttl)?)?;
         }
     }
     Ok(())

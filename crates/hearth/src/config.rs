@@ -17,6 +17,9 @@ struct FileConfig {
     database_url: Option<String>,
     listen: Option<String>,
     log: Option<String>,
+    public_url: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -26,6 +29,7 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub listen: Option<String>,
+    pub public_url: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +41,15 @@ pub struct Config {
     pub listen: SocketAddr,
     /// A tracing filter, e.g. `info` or `hearth=debug`.
     pub log: String,
+    /// The address people and apps use, e.g. `https://hearth.example.org`: the OAuth issuer,
+    /// the base of emailed links; https turns on Secure cookies and HSTS. Defaults to
+    /// `http://` + the listen address.
+    pub public_url: String,
+    /// `smtp://user:pass@host:587` (STARTTLS required) or `smtps://…`; with none, mail goes to
+    /// the outbox directory in the data directory.
+    pub smtp_url: Option<String>,
+    /// The From: address of Hearth's mail.
+    pub mail_from: String,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -97,11 +110,34 @@ impl Config {
             .parse()
             .with_context(|| format!("listen address {listen_text:?} is not HOST:PORT"))?;
         let log = get("HEARTH_LOG").or(file.log).unwrap_or_else(|| "info".into());
+        let public_url = over
+            .public_url
+            .clone()
+            .or_else(|| get("HEARTH_PUBLIC_URL"))
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("the public URL must start with http:// or https:// (got {public_url:?})");
+        }
+        let smtp_url = get("HEARTH_SMTP_URL").or(file.smtp_url).filter(|s| !s.trim().is_empty());
+        if let Some(u) = &smtp_url
+            && !(u.starts_with("smtp://") || u.starts_with("smtps://"))
+        {
+            bail!("HEARTH_SMTP_URL must start with smtp:// or smtps://");
+        }
+        let mail_from = get("HEARTH_MAIL_FROM")
+            .or(file.mail_from)
+            .unwrap_or_else(|| "Hearth <hearth@localhost>".into());
         Ok(Config {
             data_dir,
             database_url,
             listen,
             log,
+            public_url,
+            smtp_url,
+            mail_from,
         })
     }
 }
@@ -112,6 +148,9 @@ const KNOWN_ENV: &[&str] = &[
     "HEARTH_DATABASE_URL",
     "HEARTH_LISTEN",
     "HEARTH_LOG",
+    "HEARTH_PUBLIC_URL",
+    "HEARTH_SMTP_URL",
+    "HEARTH_MAIL_FROM",
 ];
 
 fn read_file(p: &Path) -> anyhow::Result<FileConfig> {

@@ -7,6 +7,7 @@ mod admin;
 mod bench;
 mod config;
 mod import;
+mod mail;
 mod open;
 mod serve;
 
@@ -47,6 +48,9 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<String>,
+        /// The address people and apps reach this server at (default http://LISTEN).
+        #[arg(long)]
+        public_url: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -69,7 +73,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let listen = match &cli.command {
-        Command::Serve { listen } => listen.clone(),
+        Command::Serve { listen, .. } => listen.clone(),
+        _ => None,
+    };
+    let public_url = match &cli.command {
+        Command::Serve { public_url, .. } => public_url.clone(),
         _ => None,
     };
     let over = Overrides {
@@ -77,6 +85,7 @@ fn main() -> ExitCode {
         data_dir: cli.data_dir.clone(),
         database_url: cli.database_url.clone(),
         listen,
+        public_url,
     };
     let result = Config::load(&over, std::env::vars()).and_then(|config| {
         init_logging(&config, matches!(cli.command, Command::Serve { .. }));

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use hearth_core::Services;
+use hearth_core::auth::{AuthSettings, Mailer, OutboxMailer};
 use hearth_domain::SystemClock;
 use hearth_store::{LocalBlobStore, Store};
 
 use crate::config::Config;
+use crate::mail::SmtpMailer;
 
 pub fn sqlite_path(config: &Config) -> PathBuf {
     match config
@@ -46,4 +48,26 @@ pub fn open_services(config: &Config) -> anyhow::Result<Services> {
     let blobs = LocalBlobStore::open_dir(&blob_dir)
         .with_context(|| format!("cannot open the blob directory {}", blob_dir.display()))?;
     Ok(Services::new(store, Arc::new(blobs), Arc::new(SystemClock)))
+}
+
+/// The services with sign-in settings and a mailer: an SMTP relay when configured, else the
+/// outbox directory under the data directory.
+pub fn open_serving_services(config: &Config) -> anyhow::Result<Services> {
+    let svc = open_services(config)?;
+    let mailer: Arc<dyn Mailer> = match &config.smtp_url {
+        Some(url) => Arc::new(SmtpMailer::new(url, &config.mail_from)?),
+        None => {
+            let dir = config.data_dir.join("outbox");
+            tracing::info!(outbox = %dir.display(), "no SMTP relay configured; mail goes to the outbox");
+            Arc::new(
+                OutboxMailer::new(dir.clone(), config.mail_from.clone())
+                    .with_context(|| format!("cannot create the outbox {}", dir.display()))?,
+            )
+        }
+    };
+    let settings = AuthSettings {
+        public_url: config.public_url.clone(),
+        ..AuthSettings::default()
+    };
+    Ok(svc.with_auth(settings, mailer))
 }

@@ -7,10 +7,10 @@ use anyhow::Context;
 use hearth_http::{AppState, serve};
 
 use crate::config::Config;
-use crate::open::open_services;
+use crate::open::open_serving_services;
 
 pub fn run(config: Config) -> anyhow::Result<()> {
-    let services = Arc::new(open_services(&config)?);
+    let services = Arc::new(open_serving_services(&config)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,16 +3,20 @@
 //! factory returning a fresh, empty, migrated store (or `None` to skip, e.g. when no PostgreSQL
 //! server is configured).
 //!
-//! The cases cover: accounts; records, access and the last-custodian rule; versions and history;
-//! stale-version conflicts; atomic batches; references that must exist; client-id uniqueness;
-//! soft delete and restore; purge; flags; queries with filters, ordering and stable cursors;
-//! audit entries for reads and writes; the change sequence; export.
+//! The cases cover: accounts; records, access levels and the last-custodian rule; versions and
+//! history; stale-version conflicts; atomic batches; references that must exist; client-id
+//! uniqueness; soft delete and restore; purge; flags; queries with filters, ordering and stable
+//! cursors; audit entries for reads and writes; the change sequence; export; renaming and
+//! deleting a record. For sign-in and
+//! consent ([`crate::AuthStore`]): credentials, sessions, emailed tokens, signing keys, the
+//! account-level audit trail, apps, grants, pseudonymous subjects, OAuth tokens and revocation,
+//! and single-use values spent by concurrent callers.
 
 use std::any::Any;
 
 use hearth_domain::{
-    Access, Account, AccountId, Actor, AppId, AuditAction, AuditEntry, AuditOutcome, Item, ItemContent,
-    ItemFlags, ItemId, ItemQuery, Record, RecordId, Relationship, Timestamp, WriteOp,
+    Access, AccessLevel, Account, AccountId, Actor, AppId, AuditAction, AuditEntry, AuditOutcome, Item,
+    ItemContent, ItemFlags, ItemId, ItemQuery, Record, RecordId, Relationship, Timestamp, WriteOp,
 };
 
 use crate::contract::{ChangeSet, NewRecordSpec, WriteBatch};
@@ -33,7 +37,11 @@ macro_rules! conformance_tests {
             batches_are_atomic, references_must_exist, client_ids_are_unique_per_writer,
             soft_delete_and_restore, purge_drops_content, flags_and_envelope_round_trip,
             queries_filter_and_order, cursors_are_stable_under_writes, reads_and_writes_are_audited,
-            change_sequence_is_monotonic, export_streams_everything, decimals_round_trip_exactly);
+            change_sequence_is_monotonic, export_streams_everything, decimals_round_trip_exactly,
+            credentials_round_trip, sessions_lifecycle, email_tokens_are_single_use,
+            signing_keys_newest_first, account_audit_is_account_level, single_use_values_race,
+            apps_register_and_update, grants_round_trip, app_subjects_are_pairwise,
+            oauth_tokens_lifecycle, rename_and_delete_record);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -131,7 +139,7 @@ fn new_record(store: &dyn Store) -> (Account, Record) {
         record_id: record.id,
         account_id: owner.id,
         relationship: Relationship::SelfRecord,
-        custodian: true,
+        level: AccessLevel::Custodian,
         granted_at: t(0),
     };
     let body = format!(r#"{{"resourceType":"Patient","id":"{patient}"}}"#);
@@ -209,7 +217,15 @@ fn last_seq(store: &dyn Store, record: RecordId) -> i64 {
         .last_seq
 }
 
+mod auth;
+mod auth_apps;
+mod auth_tokens;
 mod reads;
+mod records;
 mod writes;
+pub use auth::*;
+pub use auth_apps::*;
+pub use auth_tokens::*;
 pub use reads::*;
+pub use records::*;
 pub use writes::*;

@@ -3,7 +3,7 @@
 
 use hearth_domain::audit::AuditFilter;
 use hearth_domain::{
-    Access, Account, AccountId, AuditAction, ItemId, Record, RecordId, Relationship, WriteOp,
+    Access, AccessLevel, Account, AccountId, AuditAction, ItemId, Record, RecordId, Relationship, WriteOp,
 };
 
 use super::*;
@@ -39,7 +39,7 @@ pub fn records_and_custodians(store: &dyn Store) {
     assert_eq!(got.last_seq, 1);
     let mine = store.records_of(owner.id).unwrap();
     assert_eq!(mine.len(), 1);
-    assert!(mine[0].1.custodian);
+    assert!(mine[0].1.is_custodian());
     assert_eq!(mine[0].1.relationship, Relationship::SelfRecord);
     assert!(store.list_records().unwrap().iter().any(|r| r.id == record.id));
 
@@ -49,7 +49,7 @@ pub fn records_and_custodians(store: &dyn Store) {
         record_id: record.id,
         account_id: spouse.id,
         relationship: Relationship::Spouse,
-        custodian: false,
+        level: AccessLevel::View,
         granted_at: t(5),
     };
     store
@@ -57,6 +57,37 @@ pub fn records_and_custodians(store: &dyn Store) {
         .unwrap();
     assert_eq!(store.accesses(record.id).unwrap().len(), 2);
     assert_eq!(store.records_of(spouse.id).unwrap()[0].1, viewer);
+
+    // A third who may also change data; still no custodian.
+    let parent = new_account(store, "carol@example.org");
+    let modifier = Access {
+        record_id: record.id,
+        account_id: parent.id,
+        relationship: Relationship::Parent,
+        level: AccessLevel::Modify,
+        granted_at: t(5),
+    };
+    store
+        .put_access(&modifier, &audit(AuditAction::GrantAccess, Some(record.id), t(5)))
+        .unwrap();
+    assert_eq!(store.records_of(parent.id).unwrap()[0].1, modifier);
+    let levels = |store: &dyn Store| {
+        let mut v: Vec<(AccountId, AccessLevel)> = store
+            .accesses(record.id)
+            .unwrap()
+            .iter()
+            .map(|a| (a.account_id, a.level))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut expect = vec![
+        (owner.id, AccessLevel::Custodian),
+        (spouse.id, AccessLevel::View),
+        (parent.id, AccessLevel::Modify),
+    ];
+    expect.sort();
+    assert_eq!(levels(store), expect);
 
     // The last custodian can neither leave nor be demoted.
     let err = store
@@ -67,25 +98,28 @@ pub fn records_and_custodians(store: &dyn Store) {
         )
         .unwrap_err();
     assert!(matches!(err, StoreError::LastCustodian), "{err:?}");
-    let demoted = Access {
-        custodian: false,
-        ..mine[0].1.clone()
-    };
-    let err = store
-        .put_access(&demoted, &audit(AuditAction::GrantAccess, Some(record.id), t(6)))
-        .unwrap_err();
-    assert!(matches!(err, StoreError::LastCustodian), "{err:?}");
+    for level in [AccessLevel::View, AccessLevel::Modify] {
+        let demoted = Access {
+            level,
+            ..mine[0].1.clone()
+        };
+        let err = store
+            .put_access(&demoted, &audit(AuditAction::GrantAccess, Some(record.id), t(6)))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::LastCustodian), "{err:?}");
+    }
+    assert_eq!(levels(store), expect);
     assert!(
         store
             .accesses(record.id)
             .unwrap()
             .iter()
-            .any(|a| a.account_id == owner.id && a.custodian)
+            .any(|a| a.account_id == owner.id && a.is_custodian())
     );
 
     // With a second custodian the first may leave.
     let promoted = Access {
-        custodian: true,
+        level: AccessLevel::Custodian,
         ..viewer
     };
     store
@@ -296,7 +330,7 @@ pub fn batches_are_atomic(store: &dyn Store) {
                 record_id: rec2.id,
                 account_id: owner2.id,
                 relationship: Relationship::Child,
-                custodian: true,
+                level: AccessLevel::Custodian,
                 granted_at: t(1),
             },
             audit: audit(AuditAction::CreateRecord, Some(rec2.id), t(1)),

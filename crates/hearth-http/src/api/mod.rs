@@ -1,0 +1,20 @@
+//! What apps and operators call: OAuth 2.1 / SMART App Launch 2.0 endpoints and discovery, the
+//! admin API, and the FHIR endpoints. Errors are JSON (OAuth) or OperationOutcomes (FHIR), built
+//! in [`error`].
+
+pub mod admin;
+pub mod bearer;
+pub mod error;
+pub mod fhir;
+pub mod oauth;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(oauth::routes())
+        .merge(admin::routes())
+        .merge(fhir::routes())
+}
