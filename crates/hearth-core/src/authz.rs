@@ -114,9 +114,7 @@ impl Decision {
 
     /// The data types the principal may read, or `None` when that is every type.
     pub fn readable_types(&self) -> Option<Vec<String>> {
-        if self.app.is_none() {
-            return None;
-        }
+        self.app.as_ref()?;
         Some(
             registry()
                 .all()

@@ -123,21 +123,3 @@ impl Services {
         r
     }
 }
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use hearth_domain::SystemClock;
-    use hearth_store::LocalBlobStore;
-    use hearth_store_sqlite::SqliteStore;
-
-    pub(crate) fn sqlite_services() -> (Services, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("hearth.db")).unwrap();
-        let blobs = LocalBlobStore::open_dir(dir.path().join("blobs")).unwrap();
-        (
-            Services::new(Arc::new(store), Arc::new(blobs), Arc::new(SystemClock)),
-            dir,
-        )
-    }
-}

@@ -1,11 +1,58 @@
-//! The server-rendered pages people use.
+//! The server-rendered pages people use: sign-up, sign-in, two-factor, password reset, account
+//! security, records, authorised apps and the OAuth consent page. HTML from askama templates
+//! (`templates/`, auto-escaped) in one layout, one style sheet, no scripts.
+//!
+//! - [`headers`]: the security headers of every response.
+//! - [`session`]: the session cookie, the signed-in person, CSRF tokens, the client address.
+//! - [`form`]: submitted forms. [`render`]: pages, messages, errors for people.
+//! - [`signup`], [`signin`], [`password`], [`account`]: signing up, in and out, resets, security.
+//! - [`records`], [`record`], [`apps`]: records, one record's settings, its authorised apps.
+//! - [`consent`]: `GET`/`POST /oauth/authorize`. [`assets`]: the style sheet.
+//!
+//! Every POST form carries a `csrf` field; see [`session`].
 
+pub mod account;
+pub mod apps;
+pub mod assets;
+pub mod consent;
+pub mod form;
 pub mod headers;
+pub mod password;
+pub mod record;
+pub mod records;
+pub mod render;
+pub mod session;
+pub mod signin;
+pub mod signup;
 
 use axum::Router;
+use axum::routing::{get, post};
 
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(signin::root))
+        .route("/static/hearth.css", get(assets::css))
+        .route("/sign-up", get(signup::show).post(signup::submit))
+        .route("/verify-email", get(signup::verify))
+        .route("/sign-in", get(signin::show).post(signin::submit))
+        .route("/sign-in/two-factor", get(signin::show_two_factor).post(signin::submit_two_factor))
+        .route("/sign-out", post(signin::sign_out))
+        .route("/forgot-password", get(password::show_forgot).post(password::submit_forgot))
+        .route("/reset-password", get(password::show_reset).post(password::submit_reset))
+        .route("/account", get(account::show))
+        .route("/account/password", post(account::change_password))
+        .route("/account/two-factor/begin", post(account::begin_two_factor))
+        .route("/account/two-factor/enable", post(account::enable_two_factor))
+        .route("/account/two-factor/disable", post(account::disable_two_factor))
+        .route("/account/sign-out-everywhere", post(signin::sign_out_everywhere))
+        .route("/records", get(records::list).post(records::create))
+        .route("/records/{id}", get(record::show))
+        .route("/records/{id}/rename", post(record::rename))
+        .route("/records/{id}/picture", get(record::picture).post(record::upload_picture))
+        .route("/records/{id}/leave", post(record::leave))
+        .route("/records/{id}/delete", post(record::delete))
+        .route("/records/{id}/apps/revoke", post(apps::revoke))
+        .route("/oauth/authorize", get(consent::authorize).post(consent::decide))
 }
