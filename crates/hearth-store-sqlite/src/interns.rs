@@ -133,20 +133,42 @@ impl SqliteStore {
         actor.ok_or_else(|| hearth_store::StoreError::Corrupt(format!("unknown actor key {k}")))
     }
 
+    /// Reloads both tables (another process, e.g. the command line next to a running server,
+    /// may have added rows).
+    fn reload(&self, conn: &Connection) -> StoreResult<()> {
+        let fresh = Interns::load(conn)?;
+        *self.interns.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
     /// Actor keys matching an account and/or app filter (for created-by / updated-by queries).
-    pub(crate) fn actor_keys_matching(&self, account: Option<AccountId>, app: Option<&AppId>) -> Vec<i64> {
-        self.interns_read()
+    /// The table is reloaded first: a filter cannot tell a missing actor from one added elsewhere.
+    pub(crate) fn actor_keys_matching(
+        &self,
+        conn: &Connection,
+        account: Option<AccountId>,
+        app: Option<&AppId>,
+    ) -> StoreResult<Vec<i64>> {
+        self.reload(conn)?;
+        Ok(self
+            .interns_read()
             .actor_by_key
             .iter()
             .filter(|(_, a)| account.is_none_or(|acc| a.account == Some(acc)))
             .filter(|(_, a)| app.is_none_or(|ap| a.app.as_ref() == Some(ap)))
             .map(|(k, _)| *k)
-            .collect()
+            .collect())
     }
 
-    /// Data-type numbers for keys; unknown keys are skipped (nothing stored under them).
-    pub(crate) fn dt_keys_known(&self, keys: &[String]) -> Vec<i64> {
-        let g = self.interns_read();
-        keys.iter().filter_map(|k| g.dts.get(k).copied()).collect()
+    /// Data-type numbers for keys; unknown keys are skipped (nothing stored under them). When a
+    /// key is not in memory the table is reloaded once, in case another process added it.
+    pub(crate) fn dt_keys_known(&self, conn: &Connection, keys: &[String]) -> StoreResult<Vec<i64>> {
+        let known = |g: &Interns| -> Vec<i64> { keys.iter().filter_map(|k| g.dts.get(k).copied()).collect() };
+        let found = known(&self.interns_read());
+        if found.len() == keys.len() {
+            return Ok(found);
+        }
+        self.reload(conn)?;
+        Ok(known(&self.interns_read()))
     }
 }

@@ -124,7 +124,7 @@ impl SqliteStore {
     pub fn explain_query(&self, record: RecordId, query: &ItemQuery) -> StoreResult<Vec<String>> {
         let conn = self.reader()?;
         let rk = people::require_rk(&conn, record)?;
-        let Some((sql, args)) = read::query_sql(self, rk, query) else {
+        let Some((sql, args)) = read::query_sql(self, &conn, rk, query)? else {
             return Ok(vec![]);
         };
         let mut st = conn

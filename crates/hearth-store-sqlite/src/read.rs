@@ -296,7 +296,7 @@ pub(crate) fn query(
 /// type or writer never stored).
 pub(crate) type QuerySql = (String, Vec<Box<dyn ToSql>>);
 
-pub(crate) fn query_sql(store: &SqliteStore, rk: i64, q: &ItemQuery) -> Option<QuerySql> {
+pub(crate) fn query_sql(store: &SqliteStore, conn: &Connection, rk: i64, q: &ItemQuery) -> StoreResult<Option<QuerySql>> {
     let limit = q.effective_limit();
     let (col, desc) = match q.order {
         Order::EffectiveDesc => ("i.effective", true),
@@ -313,9 +313,9 @@ pub(crate) fn query_sql(store: &SqliteStore, rk: i64, q: &ItemQuery) -> Option<Q
         format!("?{}", args.len())
     };
     if !q.data_types.is_empty() {
-        let dts = store.dt_keys_known(&q.data_types);
+        let dts = store.dt_keys_known(conn, &q.data_types)?;
         if dts.is_empty() {
-            return None;
+            return Ok(None);
         }
         let list: Vec<String> = dts.iter().map(|d| d.to_string()).collect();
         sql.push_str(&format!(" AND i.dt IN ({})", list.join(",")));
@@ -345,9 +345,9 @@ pub(crate) fn query_sql(store: &SqliteStore, rk: i64, q: &ItemQuery) -> Option<Q
         ("i.updated_by", q.updated_by_account, q.updated_by_app.as_ref()),
     ] {
         if account.is_some() || app.is_some() {
-            let keys = store.actor_keys_matching(account, app);
+            let keys = store.actor_keys_matching(conn, account, app)?;
             if keys.is_empty() {
-                return None;
+                return Ok(None);
             }
             let list: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
             sql.push_str(&format!(" AND {col_name} IN ({})", list.join(",")));
@@ -380,7 +380,7 @@ pub(crate) fn query_sql(store: &SqliteStore, rk: i64, q: &ItemQuery) -> Option<Q
     }
     let dir = if desc { "DESC" } else { "ASC" };
     sql.push_str(&format!(" ORDER BY {col} {dir}, i.ik {dir} LIMIT {}", limit + 1));
-    Some((sql, args))
+    Ok(Some((sql, args)))
 }
 
 fn run_query(
@@ -391,7 +391,7 @@ fn run_query(
     q: &ItemQuery,
 ) -> StoreResult<Page> {
     let limit = q.effective_limit();
-    let Some((sql, args)) = query_sql(store, rk, q) else {
+    let Some((sql, args)) = query_sql(store, conn, rk, q)? else {
         return Ok(Page {
             items: vec![],
             next: None,

@@ -17,7 +17,7 @@ use hearth_domain::{AuditEntry, AuditOutcome};
 
 use super::form::FormFields;
 use super::render::{self, FieldErrors, Layout, blocking};
-use super::session::Person;
+use super::session::{Person, csrf_refused};
 use crate::AppState;
 
 /// How many security-log entries the page shows.
@@ -101,10 +101,23 @@ fn notice_text(key: &str) -> Option<&'static str> {
 }
 
 /// The account page with these errors (the status says what happened).
-async fn account_page(state: &AppState, person: &Person, status: StatusCode, errors: FieldErrors, alert: Option<String>, notice: Option<String>) -> Response {
+async fn account_page(
+    state: &AppState,
+    person: &Person,
+    status: StatusCode,
+    errors: FieldErrors,
+    alert: Option<String>,
+    notice: Option<String>,
+) -> Response {
     let svc = state.services.clone();
     let account = person.account();
-    let loaded = blocking(move || Ok((svc.two_factor_status(account)?, svc.security_log(account, LOG_ROWS)?))).await;
+    let loaded = blocking(move || {
+        Ok((
+            svc.two_factor_status(account)?,
+            svc.security_log(account, LOG_ROWS)?,
+        ))
+    })
+    .await;
     let ((two_factor_on, recovery_left), log) = match loaded {
         Ok(v) => v,
         Err(e) => return render::service_error(&e, person.layout("Account")),
@@ -128,7 +141,15 @@ async fn account_page(state: &AppState, person: &Person, status: StatusCode, err
 
 pub async fn show(State(state): State<AppState>, person: Person, Query(q): Query<NoticeQuery>) -> Response {
     let notice = q.notice.as_deref().and_then(notice_text).map(String::from);
-    account_page(&state, &person, StatusCode::OK, FieldErrors::default(), None, notice).await
+    account_page(
+        &state,
+        &person,
+        StatusCode::OK,
+        FieldErrors::default(),
+        None,
+        notice,
+    )
+    .await
 }
 
 /// The account page answering a failed form: field errors where they belong, throttling and
@@ -137,14 +158,23 @@ async fn refused(state: &AppState, person: &Person, e: ServiceError, field: &str
     let status = render::status_of(&e);
     match e {
         ServiceError::Invalid(issues) => {
-            let (errors, alert) = FieldErrors::split(&issues, &["current_password", "new_password", "password"]);
+            let (errors, alert) =
+                FieldErrors::split(&issues, &["current_password", "new_password", "password"]);
             account_page(state, person, status, errors, alert, None).await
         }
         ServiceError::Unauthenticated(why) if !field.is_empty() => {
             account_page(state, person, status, FieldErrors::one(field, why), None, None).await
         }
         ServiceError::Throttled { retry_after_secs } => render::with_retry_after(
-            account_page(state, person, status, FieldErrors::default(), Some(render::throttled_text(retry_after_secs)), None).await,
+            account_page(
+                state,
+                person,
+                status,
+                FieldErrors::default(),
+                Some(render::throttled_text(retry_after_secs)),
+                None,
+            )
+            .await,
             retry_after_secs,
         ),
         e @ (ServiceError::Conflict(_) | ServiceError::Forbidden(_) | ServiceError::Unauthenticated(_)) => {
@@ -156,10 +186,13 @@ async fn refused(state: &AppState, person: &Person, e: ServiceError, field: &str
 }
 
 pub async fn change_password(State(state): State<AppState>, person: Person, form: FormFields) -> Response {
-    if let Err(r) = person.check_csrf(form.get("csrf")) {
-        return r;
+    if !person.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
-    let (current, new) = (form.get("current_password").to_string(), form.get("new_password").to_string());
+    let (current, new) = (
+        form.get("current_password").to_string(),
+        form.get("new_password").to_string(),
+    );
     let svc = state.services.clone();
     let signed = person.signed.clone();
     match blocking(move || svc.change_password(&signed, &current, &new)).await {
@@ -169,8 +202,8 @@ pub async fn change_password(State(state): State<AppState>, person: Person, form
 }
 
 pub async fn begin_two_factor(State(state): State<AppState>, person: Person, form: FormFields) -> Response {
-    if let Err(r) = person.check_csrf(form.get("csrf")) {
-        return r;
+    if !person.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
     let svc = state.services.clone();
     let signed = person.signed.clone();
@@ -190,8 +223,8 @@ pub async fn begin_two_factor(State(state): State<AppState>, person: Person, for
 }
 
 pub async fn enable_two_factor(State(state): State<AppState>, person: Person, form: FormFields) -> Response {
-    if let Err(r) = person.check_csrf(form.get("csrf")) {
-        return r;
+    if !person.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
     let code = form.get("code").to_string();
     let svc = state.services.clone();
@@ -218,7 +251,10 @@ pub async fn enable_two_factor(State(state): State<AppState>, person: Person, fo
         ),
         Err(e @ ServiceError::Invalid(_)) => retry(StatusCode::BAD_REQUEST, render::words_of(&e)),
         Err(ServiceError::Throttled { retry_after_secs }) => render::with_retry_after(
-            retry(StatusCode::TOO_MANY_REQUESTS, render::throttled_text(retry_after_secs)),
+            retry(
+                StatusCode::TOO_MANY_REQUESTS,
+                render::throttled_text(retry_after_secs),
+            ),
             retry_after_secs,
         ),
         Err(e) => refused(&state, &person, e, "").await,
@@ -226,8 +262,8 @@ pub async fn enable_two_factor(State(state): State<AppState>, person: Person, fo
 }
 
 pub async fn disable_two_factor(State(state): State<AppState>, person: Person, form: FormFields) -> Response {
-    if let Err(r) = person.check_csrf(form.get("csrf")) {
-        return r;
+    if !person.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
     let password = form.get("password").to_string();
     let svc = state.services.clone();

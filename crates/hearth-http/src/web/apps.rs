@@ -13,7 +13,7 @@ use hearth_domain::{AccountId, AppId, RecordId};
 use super::form::FormFields;
 use super::record::{self, record_id};
 use super::render::{self, FieldErrors, blocking, when, when_or_never};
-use super::session::Person;
+use super::session::{Person, csrf_refused};
 use crate::AppState;
 
 /// Permissions in words: "Read, create and update", or "Nothing".
@@ -25,7 +25,9 @@ pub fn perms_words(p: Perms) -> String {
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     };
     let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 /// When a rule applies: with the person present, or also while they are away.
@@ -90,16 +92,30 @@ pub fn app_rows(svc: &Services, me: AccountId, record: RecordId) -> ServiceResul
     Ok(rows)
 }
 
-pub async fn revoke(State(state): State<AppState>, person: Person, Path(id): Path<String>, form: FormFields) -> Response {
+pub async fn revoke(
+    State(state): State<AppState>,
+    person: Person,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Response {
     let Some(id) = record_id(&id) else {
         return record::not_found(&person);
     };
-    if let Err(r) = person.check_csrf(form.get("csrf")) {
-        return r;
+    if !person.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
     let Ok(granted_by) = form.get("account").parse::<AccountId>() else {
         let alert = Some("The form did not say whose authorisation to remove; reload the page.".to_string());
-        return record::record_page(&state, &person, id, axum::http::StatusCode::BAD_REQUEST, FieldErrors::default(), alert, None).await;
+        return record::record_page(
+            &state,
+            &person,
+            id,
+            axum::http::StatusCode::BAD_REQUEST,
+            FieldErrors::default(),
+            alert,
+            None,
+        )
+        .await;
     };
     let app = AppId(form.get("client_id").to_string());
     let svc = state.services.clone();
@@ -108,7 +124,16 @@ pub async fn revoke(State(state): State<AppState>, person: Person, Path(id): Pat
         Ok(()) => Redirect::to(&format!("/records/{id}?notice=revoked")).into_response(),
         Err(e @ (ServiceError::NotFound(_) | ServiceError::Forbidden(_))) => {
             let why = render::words_of(&e);
-            record::record_page(&state, &person, id, render::status_of(&e), FieldErrors::default(), Some(why), None).await
+            record::record_page(
+                &state,
+                &person,
+                id,
+                render::status_of(&e),
+                FieldErrors::default(),
+                Some(why),
+                None,
+            )
+            .await
         }
         Err(e) => render::service_error(&e, person.layout("Authorised apps")),
     }

@@ -32,7 +32,7 @@ use super::headers::CspExtra;
 use super::record::record_id;
 use super::records::{access_label, relationship_label};
 use super::render::{self, Layout, Link, blocking};
-use super::session::{Person, Session};
+use super::session::{Person, Session, csrf_refused};
 use crate::AppState;
 
 /// The authorization request's parameters, in the order they are sent back.
@@ -96,7 +96,9 @@ struct ConsentPage {
 
 fn params_from(fields: &FormFields) -> Result<AuthorizeParams, String> {
     if let Some(p) = PARAMS.iter().find(|p| fields.repeated(p)) {
-        return Err(format!("The app's request repeats the parameter {p}, which OAuth forbids."));
+        return Err(format!(
+            "The app's request repeats the parameter {p}, which OAuth forbids."
+        ));
     }
     let get = |name: &str| fields.opt(name).map(String::from);
     Ok(AuthorizeParams {
@@ -127,7 +129,12 @@ fn pairs_of(p: &AuthorizeParams) -> Vec<Hidden> {
     PARAMS
         .iter()
         .zip(values)
-        .filter_map(|(name, v)| v.as_ref().map(|v| Hidden { name, value: v.clone() }))
+        .filter_map(|(name, v)| {
+            v.as_ref().map(|v| Hidden {
+                name,
+                value: v.clone(),
+            })
+        })
         .collect()
 }
 
@@ -141,7 +148,9 @@ fn authorize_path(p: &AuthorizeParams) -> String {
 }
 
 fn layout_for(session: &Session, title: &str) -> Layout {
-    session.person().map_or_else(|| Layout::public(title), |p| p.layout(title))
+    session
+        .person()
+        .map_or_else(|| Layout::public(title), |p| p.layout(title))
 }
 
 fn request_error(session: &Session, why: &str) -> Response {
@@ -159,7 +168,11 @@ fn request_error(session: &Session, why: &str) -> Response {
 
 /// Checks the request: `Err` is the answer when it cannot go on (an error page, or the app's
 /// redirect URI with the error).
-async fn check(state: &AppState, session: &Session, params: AuthorizeParams) -> Result<AuthorizeRequest, Response> {
+async fn check(
+    state: &AppState,
+    session: &Session,
+    params: AuthorizeParams,
+) -> Result<AuthorizeRequest, Response> {
     let svc = state.services.clone();
     match tokio::task::spawn_blocking(move || svc.check_authorize(&params)).await {
         Ok(Ok(req)) => Ok(req),
@@ -194,12 +207,16 @@ fn rule_row(r: &RuleOffer, ticked: Option<&[String]>, app: &hearth_domain::auth:
     let asked = app.rule(&r.name).map_or(r.permissions, |a| a.permissions);
     RuleRow {
         name: r.name.clone(),
-        permissions: perms_words(if r.permissions.is_empty() { asked } else { r.permissions }),
+        permissions: perms_words(if r.permissions.is_empty() {
+            asked
+        } else {
+            r.permissions
+        }),
         types: r.types.clone(),
         when: online_words(r.offline),
         reason: r.reason.clone(),
         beyond_access: r.permissions.is_empty(),
-        checked: ticked.map_or(r.granted, |t| t.iter().any(|n| *n == r.name)),
+        checked: ticked.map_or(r.granted, |t| t.contains(&r.name)),
     }
 }
 
@@ -212,7 +229,17 @@ struct Loaded {
 /// Shows the consent page for the picked record (the first one when none or an unknown one is
 /// picked). `ticked` keeps the optional choices of a form sent back.
 #[allow(clippy::too_many_arguments)]
-async fn consent_page(state: &AppState, person: &Person, params: &AuthorizeParams, req: &AuthorizeRequest, pick: Option<RecordId>, status: StatusCode, alert: Option<String>, notice: Option<String>, ticked: Option<Vec<String>>) -> Response {
+async fn consent_page(
+    state: &AppState,
+    person: &Person,
+    params: &AuthorizeParams,
+    req: &AuthorizeRequest,
+    pick: Option<RecordId>,
+    status: StatusCode,
+    alert: Option<String>,
+    notice: Option<String>,
+    ticked: Option<Vec<String>>,
+) -> Response {
     let svc = state.services.clone();
     let me = person.account();
     let (app_id, scopes) = (req.app.id.clone(), req.scopes.clone());
@@ -222,7 +249,10 @@ async fn consent_page(state: &AppState, person: &Person, params: &AuthorizeParam
             .into_iter()
             .filter_map(|(r, accesses)| accesses.into_iter().find(|a| a.account_id == me).map(|a| (r, a)))
             .collect();
-        let Some(chosen) = pick.filter(|p| mine.iter().any(|(r, _)| r.id == *p)).or_else(|| mine.first().map(|(r, _)| r.id)) else {
+        let Some(chosen) = pick
+            .filter(|p| mine.iter().any(|(r, _)| r.id == *p))
+            .or_else(|| mine.first().map(|(r, _)| r.id))
+        else {
             return Ok(None);
         };
         let offer = svc.consent_offer(me, &app_id, chosen, &scopes)?;
@@ -279,8 +309,14 @@ async fn consent_page(state: &AppState, person: &Person, params: &AuthorizeParam
             record_name: offer.record.display_name.clone(),
             already_granted: offer.already_granted,
             identity: identity_lines(req),
-            required: required.into_iter().map(|r| rule_row(r, None, &offer.app)).collect(),
-            optional: optional.into_iter().map(|r| rule_row(r, ticked, &offer.app)).collect(),
+            required: required
+                .into_iter()
+                .map(|r| rule_row(r, None, &offer.app))
+                .collect(),
+            optional: optional
+                .into_iter()
+                .map(|r| rule_row(r, ticked, &offer.app))
+                .collect(),
             alert,
             notice,
         },
@@ -303,7 +339,18 @@ pub async fn authorize(State(state): State<AppState>, session: Session, RawQuery
         return session.sign_in_redirect(Some(&authorize_path(&params)));
     };
     let pick = fields.opt("record").and_then(record_id);
-    consent_page(&state, &person, &params, &req, pick, StatusCode::OK, None, None, None).await
+    consent_page(
+        &state,
+        &person,
+        &params,
+        &req,
+        pick,
+        StatusCode::OK,
+        None,
+        None,
+        None,
+    )
+    .await
 }
 
 pub async fn decide(State(state): State<AppState>, session: Session, form: FormFields) -> Response {
@@ -318,8 +365,8 @@ pub async fn decide(State(state): State<AppState>, session: Session, form: FormF
     let Some(person) = session.person() else {
         return session.sign_in_redirect(Some(&authorize_path(&params)));
     };
-    if let Err(r) = person.check_csrf(form.get("csrf")) {
-        return r;
+    if !person.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
     let record = record_id(form.get("record"));
     let shown = record_id(form.get("shown_record"));
@@ -330,7 +377,9 @@ pub async fn decide(State(state): State<AppState>, session: Session, form: FormF
             let svc = state.services.clone();
             let me = person.account();
             let (app_id, r2) = (req.app.id.clone(), req.clone());
-            let answer = ConsentAnswer { optional: optional.clone() };
+            let answer = ConsentAnswer {
+                optional: optional.clone(),
+            };
             let issued = blocking(move || {
                 let grant = svc.grant_consent(me, &app_id, record, &r2.scopes, &answer)?;
                 svc.issue_code(me, &r2, record, &grant)
@@ -343,18 +392,66 @@ pub async fn decide(State(state): State<AppState>, session: Session, form: FormF
                 }
                 Err(e) => {
                     let why = render::words_of(&e);
-                    consent_page(&state, &person, &params, &req, Some(record), render::status_of(&e), Some(why), None, Some(optional)).await
+                    consent_page(
+                        &state,
+                        &person,
+                        &params,
+                        &req,
+                        Some(record),
+                        render::status_of(&e),
+                        Some(why),
+                        None,
+                        Some(optional),
+                    )
+                    .await
                 }
             }
         }
         ("approve", _) => {
-            let notice = Some("You chose another record: check what the app asks for it, then choose again.".to_string());
-            consent_page(&state, &person, &params, &req, record, StatusCode::OK, None, notice, None).await
+            let notice = Some(
+                "You chose another record: check what the app asks for it, then choose again.".to_string(),
+            );
+            consent_page(
+                &state,
+                &person,
+                &params,
+                &req,
+                record,
+                StatusCode::OK,
+                None,
+                notice,
+                None,
+            )
+            .await
         }
-        ("review", _) => consent_page(&state, &person, &params, &req, record, StatusCode::OK, None, None, None).await,
+        ("review", _) => {
+            consent_page(
+                &state,
+                &person,
+                &params,
+                &req,
+                record,
+                StatusCode::OK,
+                None,
+                None,
+                None,
+            )
+            .await
+        }
         _ => {
             let alert = Some("Choose Allow or Deny.".to_string());
-            consent_page(&state, &person, &params, &req, record, StatusCode::BAD_REQUEST, alert, None, Some(optional)).await
+            consent_page(
+                &state,
+                &person,
+                &params,
+                &req,
+                record,
+                StatusCode::BAD_REQUEST,
+                alert,
+                None,
+                Some(optional),
+            )
+            .await
         }
     }
 }

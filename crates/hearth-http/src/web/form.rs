@@ -18,7 +18,10 @@ impl FormFields {
 
     /// The first value of `name`, or `""` when the field is absent.
     pub fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
     }
 
     /// The first value of `name`, if the field was sent.
@@ -28,7 +31,11 @@ impl FormFields {
 
     /// Every value of `name`, in order.
     pub fn all(&self, name: &str) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// Whether `name` was sent more than once.
@@ -54,7 +61,9 @@ impl<S: Send + Sync> FromRequest<S> for FormFields {
             )
                 .into_response());
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
         Ok(FormFields::parse(&bytes))
     }
 }

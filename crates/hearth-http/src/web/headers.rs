@@ -49,7 +49,9 @@ pub fn source_expression(uri: &str) -> Option<String> {
     let scheme = scheme.to_ascii_lowercase();
     let scheme_ok = !scheme.is_empty()
         && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     if !scheme_ok {
         return None;
     }
@@ -104,11 +106,17 @@ fn apply(h: &mut HeaderMap, extra: Option<&CspExtra>, tls: bool) {
             ));
         }
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if tls {
-        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
     }
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -121,9 +129,18 @@ mod tests {
 
     #[test]
     fn redirect_uris_become_origins_or_schemes() {
-        assert_eq!(source_expression("https://app.example/cb?x=1").as_deref(), Some("https://app.example"));
-        assert_eq!(source_expression("http://127.0.0.1:8123/cb").as_deref(), Some("http://127.0.0.1:8123"));
-        assert_eq!(source_expression("com.example.app:/cb").as_deref(), Some("com.example.app:"));
+        assert_eq!(
+            source_expression("https://app.example/cb?x=1").as_deref(),
+            Some("https://app.example")
+        );
+        assert_eq!(
+            source_expression("http://127.0.0.1:8123/cb").as_deref(),
+            Some("http://127.0.0.1:8123")
+        );
+        assert_eq!(
+            source_expression("com.example.app:/cb").as_deref(),
+            Some("com.example.app:")
+        );
         assert_eq!(source_expression("https://a.example;script-src *"), None);
         assert_eq!(source_expression("https://u@a.example/"), None);
         assert_eq!(source_expression("/relative"), None);

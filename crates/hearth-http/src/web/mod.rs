@@ -37,10 +37,19 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-up", get(signup::show).post(signup::submit))
         .route("/verify-email", get(signup::verify))
         .route("/sign-in", get(signin::show).post(signin::submit))
-        .route("/sign-in/two-factor", get(signin::show_two_factor).post(signin::submit_two_factor))
+        .route(
+            "/sign-in/two-factor",
+            get(signin::show_two_factor).post(signin::submit_two_factor),
+        )
         .route("/sign-out", post(signin::sign_out))
-        .route("/forgot-password", get(password::show_forgot).post(password::submit_forgot))
-        .route("/reset-password", get(password::show_reset).post(password::submit_reset))
+        .route(
+            "/forgot-password",
+            get(password::show_forgot).post(password::submit_forgot),
+        )
+        .route(
+            "/reset-password",
+            get(password::show_reset).post(password::submit_reset),
+        )
         .route("/account", get(account::show))
         .route("/account/password", post(account::change_password))
         .route("/account/two-factor/begin", post(account::begin_two_factor))
@@ -50,7 +59,10 @@ pub fn routes() -> Router<AppState> {
         .route("/records", get(records::list).post(records::create))
         .route("/records/{id}", get(record::show))
         .route("/records/{id}/rename", post(record::rename))
-        .route("/records/{id}/picture", get(record::picture).post(record::upload_picture))
+        .route(
+            "/records/{id}/picture",
+            get(record::picture).post(record::upload_picture),
+        )
         .route("/records/{id}/leave", post(record::leave))
         .route("/records/{id}/delete", post(record::delete))
         .route("/records/{id}/apps/revoke", post(apps::revoke))

@@ -13,7 +13,7 @@ use hearth_core::auth::accounts::CHECK_EMAIL;
 
 use super::form::FormFields;
 use super::render::{self, FieldErrors, Layout, Link, blocking};
-use super::session::{Client, FormCookie, cleared_session_cookie, encode, with_cookie};
+use super::session::{Client, FormCookie, cleared_session_cookie, csrf_refused, encode, with_cookie};
 use crate::AppState;
 
 #[derive(Template)]
@@ -54,16 +54,26 @@ pub async fn show_forgot(guard: FormCookie) -> Response {
     forgot_page(StatusCode::OK, &guard, false, None)
 }
 
-pub async fn submit_forgot(State(state): State<AppState>, guard: FormCookie, client: Client, form: FormFields) -> Response {
-    if let Err(r) = guard.check(form.get("csrf")) {
-        return r;
+pub async fn submit_forgot(
+    State(state): State<AppState>,
+    guard: FormCookie,
+    client: Client,
+    form: FormFields,
+) -> Response {
+    if !guard.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
     let email = form.get("email").to_string();
     let svc = state.services.clone();
     match blocking(move || svc.request_password_reset(&email, &client.addr)).await {
         Ok(()) => forgot_page(StatusCode::OK, &guard, true, None),
         Err(ServiceError::Throttled { retry_after_secs }) => render::with_retry_after(
-            forgot_page(StatusCode::TOO_MANY_REQUESTS, &guard, false, Some(render::throttled_text(retry_after_secs))),
+            forgot_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &guard,
+                false,
+                Some(render::throttled_text(retry_after_secs)),
+            ),
             retry_after_secs,
         ),
         Err(e) => render::service_error(&e, Layout::public("Forgot your password?")),
@@ -76,7 +86,13 @@ pub struct TokenQuery {
     token: String,
 }
 
-fn reset_page(status: StatusCode, guard: &FormCookie, token: &str, errors: FieldErrors, alert: Option<String>) -> Response {
+fn reset_page(
+    status: StatusCode,
+    guard: &FormCookie,
+    token: &str,
+    errors: FieldErrors,
+    alert: Option<String>,
+) -> Response {
     guard.attach(render::page(
         status,
         &ResetPage {
@@ -109,11 +125,20 @@ pub async fn show_reset(guard: FormCookie, Query(q): Query<TokenQuery>) -> Respo
     reset_page(StatusCode::OK, &guard, &q.token, FieldErrors::default(), None)
 }
 
-pub async fn submit_reset(State(state): State<AppState>, guard: FormCookie, Query(q): Query<TokenQuery>, form: FormFields) -> Response {
-    if let Err(r) = guard.check(form.get("csrf")) {
-        return r;
+pub async fn submit_reset(
+    State(state): State<AppState>,
+    guard: FormCookie,
+    Query(q): Query<TokenQuery>,
+    form: FormFields,
+) -> Response {
+    if !guard.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
-    let token = if q.token.is_empty() { form.get("token").to_string() } else { q.token };
+    let token = if q.token.is_empty() {
+        form.get("token").to_string()
+    } else {
+        q.token
+    };
     if token.is_empty() {
         return link_not_valid("The link is incomplete: open the whole link from the email.");
     }

@@ -21,7 +21,7 @@ use super::apps::{AppRow, app_rows};
 use super::form::FormFields;
 use super::records::{access_label, relationship_label};
 use super::render::{self, FieldErrors, blocking};
-use super::session::Person;
+use super::session::{Person, csrf_refused};
 use crate::AppState;
 
 #[derive(Template)]
@@ -92,7 +92,15 @@ fn notice_text(key: &str) -> Option<&'static str> {
 }
 
 /// The settings page of record `id` for `person`.
-pub async fn record_page(state: &AppState, person: &Person, id: RecordId, status: StatusCode, errors: FieldErrors, alert: Option<String>, notice: Option<String>) -> Response {
+pub async fn record_page(
+    state: &AppState,
+    person: &Person,
+    id: RecordId,
+    status: StatusCode,
+    errors: FieldErrors,
+    alert: Option<String>,
+    notice: Option<String>,
+) -> Response {
     let svc = state.services.clone();
     let me = person.account();
     let loaded = blocking(move || {
@@ -139,17 +147,37 @@ pub struct NoticeQuery {
     notice: Option<String>,
 }
 
-pub async fn show(State(state): State<AppState>, person: Person, Path(id): Path<String>, Query(q): Query<NoticeQuery>) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    person: Person,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
     let Some(id) = record_id(&id) else {
         return not_found(&person);
     };
     let notice = q.notice.as_deref().and_then(notice_text).map(String::from);
-    record_page(&state, &person, id, StatusCode::OK, FieldErrors::default(), None, notice).await
+    record_page(
+        &state,
+        &person,
+        id,
+        StatusCode::OK,
+        FieldErrors::default(),
+        None,
+        notice,
+    )
+    .await
 }
 
 /// The record page answering a refused form: invalid fields next to the field, other refusals
 /// as the page's alert.
-async fn refused(state: &AppState, person: &Person, id: RecordId, e: ServiceError, fields: &[&str]) -> Response {
+async fn refused(
+    state: &AppState,
+    person: &Person,
+    id: RecordId,
+    e: ServiceError,
+    fields: &[&str],
+) -> Response {
     let status = render::status_of(&e);
     match e {
         ServiceError::Invalid(issues) => {
@@ -165,12 +193,17 @@ async fn refused(state: &AppState, person: &Person, id: RecordId, e: ServiceErro
     }
 }
 
-pub async fn rename(State(state): State<AppState>, person: Person, Path(id): Path<String>, form: FormFields) -> Response {
+pub async fn rename(
+    State(state): State<AppState>,
+    person: Person,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Response {
     let Some(id) = record_id(&id) else {
         return not_found(&person);
     };
-    if let Err(r) = person.check_csrf(form.get("csrf")) {
-        return r;
+    if !person.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
     let name = form.get("name").to_string();
     let svc = state.services.clone();
@@ -181,7 +214,12 @@ pub async fn rename(State(state): State<AppState>, person: Person, Path(id): Pat
     }
 }
 
-pub async fn upload_picture(State(state): State<AppState>, person: Person, Path(id): Path<String>, mut multipart: Multipart) -> Response {
+pub async fn upload_picture(
+    State(state): State<AppState>,
+    person: Person,
+    Path(id): Path<String>,
+    mut multipart: Multipart,
+) -> Response {
     let Some(id) = record_id(&id) else {
         return not_found(&person);
     };
@@ -203,7 +241,16 @@ pub async fn upload_picture(State(state): State<AppState>, person: Person, Path(
                     } else {
                         "The upload could not be read; try again."
                     };
-                    return record_page(&state, &person, id, status, FieldErrors::one("picture", why), None, None).await;
+                    return record_page(
+                        &state,
+                        &person,
+                        id,
+                        status,
+                        FieldErrors::one("picture", why),
+                        None,
+                        None,
+                    )
+                    .await;
                 }
             }
             Ok(None) => break,
@@ -214,8 +261,8 @@ pub async fn upload_picture(State(state): State<AppState>, person: Person, Path(
             }
         }
     }
-    if let Err(r) = person.check_csrf(&csrf) {
-        return r;
+    if !person.csrf_ok(&csrf) {
+        return csrf_refused();
     }
     let bytes = picture.unwrap_or_default();
     if bytes.is_empty() {
@@ -243,7 +290,8 @@ pub async fn picture(State(state): State<AppState>, person: Person, Path(id): Pa
     match blocking(move || picture_of(&svc, &ctx, id)).await {
         Ok(Some((content_type, bytes))) => {
             let mut res = bytes.into_response();
-            res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
             res
         }
         Ok(None) => render::message(
@@ -258,12 +306,17 @@ pub async fn picture(State(state): State<AppState>, person: Person, Path(id): Pa
     }
 }
 
-pub async fn leave(State(state): State<AppState>, person: Person, Path(id): Path<String>, form: FormFields) -> Response {
+pub async fn leave(
+    State(state): State<AppState>,
+    person: Person,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Response {
     let Some(id) = record_id(&id) else {
         return not_found(&person);
     };
-    if let Err(r) = person.check_csrf(form.get("csrf")) {
-        return r;
+    if !person.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
     let svc = state.services.clone();
     let me = person.account();
@@ -273,12 +326,17 @@ pub async fn leave(State(state): State<AppState>, person: Person, Path(id): Path
     }
 }
 
-pub async fn delete(State(state): State<AppState>, person: Person, Path(id): Path<String>, form: FormFields) -> Response {
+pub async fn delete(
+    State(state): State<AppState>,
+    person: Person,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Response {
     let Some(id) = record_id(&id) else {
         return not_found(&person);
     };
-    if let Err(r) = person.check_csrf(form.get("csrf")) {
-        return r;
+    if !person.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
     let confirm = form.get("confirm").to_string();
     let svc = state.services.clone();

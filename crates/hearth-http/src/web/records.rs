@@ -14,7 +14,7 @@ use hearth_domain::{AccessLevel, Relationship};
 
 use super::form::FormFields;
 use super::render::{self, FieldErrors, Layout, blocking};
-use super::session::Person;
+use super::session::{Person, csrf_refused};
 use crate::AppState;
 
 /// Words for a relationship, as the person reads it about the record's subject.
@@ -87,7 +87,15 @@ struct Draft<'a> {
     relationship: &'a str,
 }
 
-async fn records_page(state: &AppState, person: &Person, status: StatusCode, draft: Draft<'_>, errors: FieldErrors, alert: Option<String>, notice: Option<String>) -> Response {
+async fn records_page(
+    state: &AppState,
+    person: &Person,
+    status: StatusCode,
+    draft: Draft<'_>,
+    errors: FieldErrors,
+    alert: Option<String>,
+    notice: Option<String>,
+) -> Response {
     let svc = state.services.clone();
     let account = person.account();
     let records = match blocking(move || svc.list_records(Some(account))).await {
@@ -106,7 +114,11 @@ async fn records_page(state: &AppState, person: &Person, status: StatusCode, dra
             })
         })
         .collect();
-    let chosen = if draft.relationship.is_empty() { Relationship::Child.as_str() } else { draft.relationship };
+    let chosen = if draft.relationship.is_empty() {
+        Relationship::Child.as_str()
+    } else {
+        draft.relationship
+    };
     render::page(
         status,
         &RecordsPage {
@@ -131,13 +143,25 @@ async fn records_page(state: &AppState, person: &Person, status: StatusCode, dra
 
 pub async fn list(State(state): State<AppState>, person: Person, Query(q): Query<NoticeQuery>) -> Response {
     let notice = q.notice.as_deref().and_then(notice_text).map(String::from);
-    let draft = Draft { name: "", relationship: "" };
-    records_page(&state, &person, StatusCode::OK, draft, FieldErrors::default(), None, notice).await
+    let draft = Draft {
+        name: "",
+        relationship: "",
+    };
+    records_page(
+        &state,
+        &person,
+        StatusCode::OK,
+        draft,
+        FieldErrors::default(),
+        None,
+        notice,
+    )
+    .await
 }
 
 pub async fn create(State(state): State<AppState>, person: Person, form: FormFields) -> Response {
-    if let Err(r) = person.check_csrf(form.get("csrf")) {
-        return r;
+    if !person.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
     let draft = Draft {
         name: form.get("name"),
@@ -153,22 +177,60 @@ pub async fn create(State(state): State<AppState>, person: Person, form: FormFie
         errors.add("relationship", "Choose who the record is about.");
     }
     let Ok(relationship) = relationship else {
-        return records_page(&state, &person, StatusCode::BAD_REQUEST, draft, errors, None, None).await;
+        return records_page(
+            &state,
+            &person,
+            StatusCode::BAD_REQUEST,
+            draft,
+            errors,
+            None,
+            None,
+        )
+        .await;
     };
     if errors.has("name") {
-        return records_page(&state, &person, StatusCode::BAD_REQUEST, draft, errors, None, None).await;
+        return records_page(
+            &state,
+            &person,
+            StatusCode::BAD_REQUEST,
+            draft,
+            errors,
+            None,
+            None,
+        )
+        .await;
     }
     let svc = state.services.clone();
     let account = person.account();
-    match blocking(move || svc.create_record(&Context::person(account), account, &name, relationship, None)).await {
+    match blocking(move || svc.create_record(&Context::person(account), account, &name, relationship, None))
+        .await
+    {
         Ok(record) => Redirect::to(&format!("/records/{}?notice=created", record.id)).into_response(),
         Err(ServiceError::Invalid(issues)) => {
             let (errors, alert) = FieldErrors::split(&issues, &["name", "relationship"]);
-            records_page(&state, &person, StatusCode::BAD_REQUEST, draft, errors, alert, None).await
+            records_page(
+                &state,
+                &person,
+                StatusCode::BAD_REQUEST,
+                draft,
+                errors,
+                alert,
+                None,
+            )
+            .await
         }
         Err(e @ (ServiceError::Forbidden(_) | ServiceError::Conflict(_))) => {
             let why = render::words_of(&e);
-            records_page(&state, &person, render::status_of(&e), draft, FieldErrors::default(), Some(why), None).await
+            records_page(
+                &state,
+                &person,
+                render::status_of(&e),
+                draft,
+                FieldErrors::default(),
+                Some(why),
+                None,
+            )
+            .await
         }
         Err(e) => render::service_error(&e, person.layout("Records")),
     }

@@ -95,18 +95,30 @@ pub fn page<T: Template>(status: StatusCode, template: &T) -> Response {
     match template.render() {
         Ok(body) => {
             let mut res = (status, body).into_response();
-            res.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
             res
         }
         Err(e) => {
             tracing::error!(error = %e, "a page failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            )
+                .into_response()
         }
     }
 }
 
-pub fn message(status: StatusCode, layout: Layout, heading: &str, text: &str, link: Option<Link>) -> Response {
+pub fn message(
+    status: StatusCode,
+    layout: Layout,
+    heading: &str,
+    text: &str,
+    link: Option<Link>,
+) -> Response {
     page(
         status,
         &MessagePage {
@@ -151,7 +163,11 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
 /// described generically.
 pub fn words_of(e: &ServiceError) -> String {
     match e {
-        ServiceError::Invalid(issues) => issues.iter().map(|i| i.message.as_str()).collect::<Vec<_>>().join(" "),
+        ServiceError::Invalid(issues) => issues
+            .iter()
+            .map(|i| i.message.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
         ServiceError::Throttled { retry_after_secs } => throttled_text(*retry_after_secs),
         ServiceError::Internal(detail) => {
             tracing::error!(error = %detail, "a page request failed");

@@ -152,7 +152,10 @@ impl Session {
 
     /// The CSRF token for forms of this session (pending or not).
     pub fn form_token(&self) -> Option<String> {
-        self.token.as_deref().filter(|_| self.signed.is_some()).map(form_token)
+        self.token
+            .as_deref()
+            .filter(|_| self.signed.is_some())
+            .map(form_token)
     }
 
     /// Whether `submitted` is this session's CSRF token.
@@ -162,7 +165,11 @@ impl Session {
 
     /// Where someone without a complete session goes: the second-factor page or sign-in.
     pub fn sign_in_redirect(&self, next: Option<&str>) -> Response {
-        let path = if self.pending() { "/sign-in/two-factor" } else { "/sign-in" };
+        let path = if self.pending() {
+            "/sign-in/two-factor"
+        } else {
+            "/sign-in"
+        };
         Redirect::to(&with_next(path, next)).into_response()
     }
 }
@@ -211,13 +218,9 @@ impl Person {
         form_token(&self.token)
     }
 
-    /// Refuses the form unless it carries this session's CSRF token.
-    pub fn check_csrf(&self, submitted: &str) -> Result<(), Response> {
-        if same(&self.csrf(), submitted) {
-            Ok(())
-        } else {
-            Err(csrf_refused())
-        }
+    /// Whether the form carries this session's CSRF token.
+    pub fn csrf_ok(&self, submitted: &str) -> bool {
+        same(&self.csrf(), submitted)
     }
 
     pub fn layout(&self, title: &str) -> Layout {
@@ -259,13 +262,9 @@ impl FormCookie {
         &self.value
     }
 
-    /// Refuses the form unless the cookie came with the request and the field matches it.
-    pub fn check(&self, submitted: &str) -> Result<(), Response> {
-        if !self.fresh && same(&self.value, submitted) {
-            Ok(())
-        } else {
-            Err(csrf_refused())
-        }
+    /// Whether the cookie came with the request and the form's field matches it.
+    pub fn csrf_ok(&self, submitted: &str) -> bool {
+        !self.fresh && same(&self.value, submitted)
     }
 
     /// Sets the cookie on a page's response when the browser did not have it yet.
@@ -289,8 +288,11 @@ impl FromRequestParts<AppState> for FormCookie {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let tls = state.services.auth_settings().is_tls();
-        let existing = read_cookie(&parts.headers, CSRF_COOKIE)
-            .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+        let existing = read_cookie(&parts.headers, CSRF_COOKIE).filter(|v| {
+            v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
         Ok(match existing {
             Some(value) => FormCookie {
                 value,
@@ -343,7 +345,10 @@ mod tests {
         assert_eq!(local_path("/\\evil.example"), None);
         assert_eq!(local_path("https://evil.example"), None);
         assert_eq!(local_path("/a\nb"), None);
-        assert_eq!(with_next("/sign-in", Some("/a?b=c&d")), "/sign-in?next=%2Fa%3Fb%3Dc%26d");
+        assert_eq!(
+            with_next("/sign-in", Some("/a?b=c&d")),
+            "/sign-in?next=%2Fa%3Fb%3Dc%26d"
+        );
         assert_eq!(with_next("/sign-in", Some("//x")), "/sign-in");
     }
 
@@ -358,9 +363,18 @@ mod tests {
     #[test]
     fn cookies_are_read_by_exact_name() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("x_hearth_session=no; hearth_session=yes; hearth_csrf="));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("x_hearth_session=no; hearth_session=yes; hearth_csrf="),
+        );
         assert_eq!(read_cookie(&h, "hearth_session").as_deref(), Some("yes"));
         assert_eq!(read_cookie(&h, "hearth_csrf"), None);
-        assert!(session_cookie(true, "t").unwrap().to_str().unwrap().starts_with("__Host-hearth_session=t; Path=/; HttpOnly; SameSite=Lax; Secure"));
+        assert!(
+            session_cookie(true, "t")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("__Host-hearth_session=t; Path=/; HttpOnly; SameSite=Lax; Secure")
+        );
     }
 }

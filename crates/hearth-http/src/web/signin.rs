@@ -63,7 +63,14 @@ fn after_sign_in(next: Option<&str>) -> String {
     next.and_then(local_path).unwrap_or("/records").to_string()
 }
 
-fn sign_in_page(status: StatusCode, guard: &FormCookie, next: Option<&str>, email: &str, alert: Option<String>, notice: Option<String>) -> Response {
+fn sign_in_page(
+    status: StatusCode,
+    guard: &FormCookie,
+    next: Option<&str>,
+    email: &str,
+    alert: Option<String>,
+    notice: Option<String>,
+) -> Response {
     guard.attach(render::page(
         status,
         &SignInPage {
@@ -89,9 +96,15 @@ pub async fn show(session: Session, guard: FormCookie, Query(q): Query<NextQuery
     sign_in_page(StatusCode::OK, &guard, next, "", None, notice)
 }
 
-pub async fn submit(State(state): State<AppState>, guard: FormCookie, client: Client, headers: axum::http::HeaderMap, form: FormFields) -> Response {
-    if let Err(r) = guard.check(form.get("csrf")) {
-        return r;
+pub async fn submit(
+    State(state): State<AppState>,
+    guard: FormCookie,
+    client: Client,
+    headers: axum::http::HeaderMap,
+    form: FormFields,
+) -> Response {
+    if !guard.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
     let tls = state.services.auth_settings().is_tls();
     let next = local_path(form.get("next")).map(String::from);
@@ -137,14 +150,24 @@ pub async fn submit(State(state): State<AppState>, guard: FormCookie, client: Cl
             Some(SIGN_IN_FAILED.into()),
             None,
         ),
-        Err(ServiceError::Forbidden(why)) => {
-            sign_in_page(StatusCode::FORBIDDEN, &guard, next.as_deref(), &email, Some(why), None)
-        }
+        Err(ServiceError::Forbidden(why)) => sign_in_page(
+            StatusCode::FORBIDDEN,
+            &guard,
+            next.as_deref(),
+            &email,
+            Some(why),
+            None,
+        ),
         Err(e) => render::service_error(&e, Layout::public("Sign in")),
     }
 }
 
-fn two_factor_page(status: StatusCode, session: &Session, next: Option<&str>, alert: Option<String>) -> Response {
+fn two_factor_page(
+    status: StatusCode,
+    session: &Session,
+    next: Option<&str>,
+    alert: Option<String>,
+) -> Response {
     render::page(
         status,
         &TwoFactorPage {
@@ -167,7 +190,12 @@ pub async fn show_two_factor(session: Session, Query(q): Query<NextQuery>) -> Re
     two_factor_page(StatusCode::OK, &session, next, None)
 }
 
-pub async fn submit_two_factor(State(state): State<AppState>, session: Session, client: Client, form: FormFields) -> Response {
+pub async fn submit_two_factor(
+    State(state): State<AppState>,
+    session: Session,
+    client: Client,
+    form: FormFields,
+) -> Response {
     let next = local_path(form.get("next")).map(String::from);
     let token = match (&session.token, session.pending()) {
         (Some(t), true) => t.clone(),
@@ -215,9 +243,13 @@ pub async fn sign_out(State(state): State<AppState>, session: Session, form: For
     }
 }
 
-pub async fn sign_out_everywhere(State(state): State<AppState>, person: Person, form: FormFields) -> Response {
-    if let Err(r) = person.check_csrf(form.get("csrf")) {
-        return r;
+pub async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    person: Person,
+    form: FormFields,
+) -> Response {
+    if !person.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
     let tls = state.services.auth_settings().is_tls();
     let svc = state.services.clone();

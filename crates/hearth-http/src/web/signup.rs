@@ -13,7 +13,7 @@ use hearth_core::auth::accounts::CHECK_EMAIL;
 
 use super::form::FormFields;
 use super::render::{self, FieldErrors, Layout, Link, blocking};
-use super::session::{Client, FormCookie};
+use super::session::{Client, FormCookie, csrf_refused};
 use crate::AppState;
 
 #[derive(Template)]
@@ -27,7 +27,14 @@ struct SignUpPage {
     alert: Option<String>,
 }
 
-fn sign_up_page(status: StatusCode, guard: &FormCookie, email: &str, name: &str, errors: FieldErrors, alert: Option<String>) -> Response {
+fn sign_up_page(
+    status: StatusCode,
+    guard: &FormCookie,
+    email: &str,
+    name: &str,
+    errors: FieldErrors,
+    alert: Option<String>,
+) -> Response {
     guard.attach(render::page(
         status,
         &SignUpPage {
@@ -45,21 +52,43 @@ pub async fn show(guard: FormCookie) -> Response {
     sign_up_page(StatusCode::OK, &guard, "", "", FieldErrors::default(), None)
 }
 
-pub async fn submit(State(state): State<AppState>, guard: FormCookie, client: Client, form: FormFields) -> Response {
-    if let Err(r) = guard.check(form.get("csrf")) {
-        return r;
+pub async fn submit(
+    State(state): State<AppState>,
+    guard: FormCookie,
+    client: Client,
+    form: FormFields,
+) -> Response {
+    if !guard.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
     }
-    let (email, name, password) = (form.get("email").to_string(), form.get("name").to_string(), form.get("password").to_string());
+    let (email, name, password) = (
+        form.get("email").to_string(),
+        form.get("name").to_string(),
+        form.get("password").to_string(),
+    );
     let svc = state.services.clone();
     let (e2, n2) = (email.clone(), name.clone());
     match blocking(move || svc.sign_up(&e2, &n2, &password, &client.addr)).await {
-        Ok(()) => render::message(StatusCode::OK, Layout::public("Check your email"), "Check your email", CHECK_EMAIL, None),
+        Ok(()) => render::message(
+            StatusCode::OK,
+            Layout::public("Check your email"),
+            "Check your email",
+            CHECK_EMAIL,
+            None,
+        ),
         Err(ServiceError::Invalid(issues)) => {
             let (errors, alert) = FieldErrors::split(&issues, &["email", "name", "password"]);
             sign_up_page(StatusCode::BAD_REQUEST, &guard, &email, &name, errors, alert)
         }
         Err(e @ ServiceError::Throttled { retry_after_secs }) => render::with_retry_after(
-            sign_up_page(render::status_of(&e), &guard, &email, &name, FieldErrors::default(), Some(render::throttled_text(retry_after_secs))),
+            sign_up_page(
+                render::status_of(&e),
+                &guard,
+                &email,
+                &name,
+                FieldErrors::default(),
+                Some(render::throttled_text(retry_after_secs)),
+            ),
             retry_after_secs,
         ),
         Err(e) => render::service_error(&e, Layout::public("Create an account")),
