@@ -55,7 +55,9 @@ def world(hearth, callback):
         "effectiveDateTime": "2026-11-01T08:00:00Z",
         "valueQuantity": {"value": 72.50, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"},
     }
-    r = requests.post(f"{hearth.base}/fhir/Observation", headers=h, data=json.dumps(weight))
+    text = json.dumps(weight).replace('"value": 72.5,', '"value": 72.50,')  # as a device writes it
+    assert "72.50" in text
+    r = requests.post(f"{hearth.base}/fhir/Observation", headers=h, data=text)
     assert r.status_code == 201, r.text
     assert "72.50" in r.text, "decimals round-trip exactly"
     return {"ann": ann, "app": app, "patient": patient["id"], "op_token": op_token, "weight": r.json()}
