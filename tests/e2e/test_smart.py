@@ -306,6 +306,43 @@ def test_operator_tokens_for_scripts(hearth, world):
     assert fhir(hearth, t, f"Observation/{world['weight']['id']}").status_code == 401
 
 
+def test_an_app_removes_its_own_authorisation(hearth, callback, world):
+    _, token, *_ = authorize(hearth, callback, world, name="self-removal")
+    at = token["access_token"]
+    r = requests.delete(f"{hearth.base}/oauth/authorization", headers={"Authorization": f"Bearer {at}"})
+    assert r.status_code == 204
+    assert fhir(hearth, at, f"Observation/{world['weight']['id']}").status_code == 401
+    r = requests.post(f"{hearth.base}/oauth/token", data={
+        "grant_type": "refresh_token", "refresh_token": token["refresh_token"], "client_id": "growth-chart"})
+    assert r.status_code == 400
+
+
+def test_admin_api_registers_apps(hearth, callback):
+    key = hearth.cli("admin", "issue-admin-key")
+    SECRETS.append(key)
+    h = {"Authorization": f"Bearer {key}"}
+    assert requests.get(f"{hearth.base}/admin/apps").status_code == 401
+    assert requests.get(f"{hearth.base}/admin/apps", headers={"Authorization": "Bearer nope"}).status_code == 401
+    reg = growth_chart(callback, "api-app") | {"kind": "confidential-web", "name": "API App"}
+    r = requests.post(f"{hearth.base}/admin/apps", headers=h, json=reg)
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["client_id"] == "api-app" and created["client_secret"] and "secret_hash" not in created
+    SECRETS.append(created["client_secret"])
+    dup = requests.post(f"{hearth.base}/admin/apps", headers=h, json=reg)
+    assert dup.status_code == 409 and dup.json()["resourceType"] == "OperationOutcome"
+    bad = requests.post(f"{hearth.base}/admin/apps", headers=h, json=reg | {"client_id": "x", "redirect_uris": ["http://evil.example/cb"]})
+    assert bad.status_code == 400 and "redirect URI" in bad.text
+    listed = requests.get(f"{hearth.base}/admin/apps", headers=h).json()["apps"]
+    assert "api-app" in [a["client_id"] for a in listed]
+    r = requests.post(f"{hearth.base}/admin/apps/api-app/disable", headers=h)
+    assert r.status_code == 200 and r.json()["disabled"] is True
+    # A disabled app cannot start an authorisation.
+    q = {"response_type": "code", "client_id": "api-app", "redirect_uri": callback.url, "scope": SCOPE,
+         "code_challenge": "a" * 43, "code_challenge_method": "S256"}
+    assert requests.get(f"{hearth.base}/oauth/authorize", params=q, allow_redirects=False).status_code == 400
+
+
 def test_no_secret_reaches_the_log(hearth, world):
     log = hearth.log_path.read_text()
     assert "hearth is serving" in log

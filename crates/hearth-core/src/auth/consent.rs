@@ -218,7 +218,8 @@ impl Services {
                 n += 1;
             }
         }
-        self.store.revoke_family(token_family, self.now(), None)?;
+        let audit = self.audit_entry(ctx, a.record, AuditAction::TokenRevoked);
+        self.store.revoke_family(token_family, self.now(), Some(&audit))?;
         Ok(n)
     }
 
