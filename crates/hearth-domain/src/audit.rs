@@ -9,127 +9,70 @@ use serde::{Deserialize, Serialize};
 
 use crate::{AccountId, AppId, ItemId, RecordId, Timestamp};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AuditAction {
-    CreateAccount,
-    CreateRecord,
-    UpdateRecord,
-    GrantAccess,
-    RevokeAccess,
-    Read,
-    Query,
-    History,
-    Write,
-    Delete,
-    Restore,
-    Purge,
-    Import,
-    Export,
-    ReadAudit,
-    SignUp,
-    SignIn,
-    SignInFailed,
-    SignOut,
-    EmailVerified,
-    PasswordChanged,
-    PasswordReset,
-    TwoFactorEnabled,
-    TwoFactorDisabled,
-    RecoveryCodeUsed,
-    RegisterApp,
-    UpdateApp,
-    ConsentGranted,
-    ConsentChanged,
-    ConsentRevoked,
-    TokenIssued,
-    TokenRefreshed,
-    TokenRevoked,
-    DeleteRecord,
+/// Defines [`AuditAction`] from one list of (variant, stored name) pairs.
+macro_rules! audit_actions {
+    ($($variant:ident => $name:literal),* $(,)?) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum AuditAction {
+            $($variant,)*
+        }
+
+        impl AuditAction {
+            pub const ALL: &'static [AuditAction] = &[$(AuditAction::$variant,)*];
+
+            /// The name stored in the audit trail.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $name,)*
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|a| a.as_str() == s)
+            }
+        }
+    };
+}
+
+audit_actions! {
+    CreateAccount => "create-account",
+    CreateRecord => "create-record",
+    UpdateRecord => "update-record",
+    GrantAccess => "grant-access",
+    RevokeAccess => "revoke-access",
+    Read => "read",
+    Query => "query",
+    History => "history",
+    Write => "write",
+    Delete => "delete",
+    Restore => "restore",
+    Purge => "purge",
+    Import => "import",
+    Export => "export",
+    ReadAudit => "read-audit",
+    SignUp => "sign-up",
+    SignIn => "sign-in",
+    SignInFailed => "sign-in-failed",
+    SignOut => "sign-out",
+    EmailVerified => "email-verified",
+    PasswordChanged => "password-changed",
+    PasswordReset => "password-reset",
+    TwoFactorEnabled => "two-factor-enabled",
+    TwoFactorDisabled => "two-factor-disabled",
+    RecoveryCodeUsed => "recovery-code-used",
+    RegisterApp => "register-app",
+    UpdateApp => "update-app",
+    ConsentGranted => "consent-granted",
+    ConsentChanged => "consent-changed",
+    ConsentRevoked => "consent-revoked",
+    TokenIssued => "token-issued",
+    TokenRefreshed => "token-refreshed",
+    TokenRevoked => "token-revoked",
+    DeleteRecord => "delete-record",
 }
 
 impl AuditAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditAction::CreateAccount => "create-account",
-            AuditAction::CreateRecord => "create-record",
-            AuditAction::UpdateRecord => "update-record",
-            AuditAction::GrantAccess => "grant-access",
-            AuditAction::RevokeAccess => "revoke-access",
-            AuditAction::Read => "read",
-            AuditAction::Query => "query",
-            AuditAction::History => "history",
-            AuditAction::Write => "write",
-            AuditAction::Delete => "delete",
-            AuditAction::Restore => "restore",
-            AuditAction::Purge => "purge",
-            AuditAction::Import => "import",
-            AuditAction::Export => "export",
-            AuditAction::ReadAudit => "read-audit",
-            AuditAction::SignUp => "sign-up",
-            AuditAction::SignIn => "sign-in",
-            AuditAction::SignInFailed => "sign-in-failed",
-            AuditAction::SignOut => "sign-out",
-            AuditAction::EmailVerified => "email-verified",
-            AuditAction::PasswordChanged => "password-changed",
-            AuditAction::PasswordReset => "password-reset",
-            AuditAction::TwoFactorEnabled => "two-factor-enabled",
-            AuditAction::TwoFactorDisabled => "two-factor-disabled",
-            AuditAction::RecoveryCodeUsed => "recovery-code-used",
-            AuditAction::RegisterApp => "register-app",
-            AuditAction::UpdateApp => "update-app",
-            AuditAction::ConsentGranted => "consent-granted",
-            AuditAction::ConsentChanged => "consent-changed",
-            AuditAction::ConsentRevoked => "consent-revoked",
-            AuditAction::TokenIssued => "token-issued",
-            AuditAction::TokenRefreshed => "token-refreshed",
-            AuditAction::TokenRevoked => "token-revoked",
-            AuditAction::DeleteRecord => "delete-record",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        use AuditAction::*;
-        [
-            CreateAccount,
-            CreateRecord,
-            UpdateRecord,
-            GrantAccess,
-            RevokeAccess,
-            Read,
-            Query,
-            History,
-            Write,
-            Delete,
-            Restore,
-            Purge,
-            Import,
-            Export,
-            ReadAudit,
-            SignUp,
-            SignIn,
-            SignInFailed,
-            SignOut,
-            EmailVerified,
-            PasswordChanged,
-            PasswordReset,
-            TwoFactorEnabled,
-            TwoFactorDisabled,
-            RecoveryCodeUsed,
-            RegisterApp,
-            UpdateApp,
-            ConsentGranted,
-            ConsentChanged,
-            ConsentRevoked,
-            TokenIssued,
-            TokenRefreshed,
-            TokenRevoked,
-            DeleteRecord,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
-    }
-
     /// Whether the action changes data (as opposed to reading it).
     pub fn is_write(self) -> bool {
         !matches!(

@@ -72,7 +72,7 @@ use hearth_domain::{
 };
 use hearth_store::{ExportSink, StoreError, StoreResult};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// The value of `manifest.json`'s `format`.
@@ -620,32 +620,8 @@ impl ExportSink for DirSink<'_> {
     }
 }
 
-/// The stored resource with `meta.versionId` and `meta.lastUpdated` set from the envelope. Key
-/// order and number text are kept (serde_json's `preserve_order` and `arbitrary_precision`); a
-/// missing `meta` goes right after `id`, as FHIR writes it.
+/// The stored resource with `meta.versionId` and `meta.lastUpdated` set from the envelope, as
+/// the API serves it ([`hearth_core::render::render_resource`]).
 pub fn render_resource(meta: &ItemMeta, body: &str) -> Result<Value, ExportError> {
-    let corrupt =
-        |why: String| ExportError::Corrupt(format!("item {} version {}: {why}", meta.id, meta.version));
-    let mut resource: Value =
-        serde_json::from_str(body).map_err(|e| corrupt(format!("stored resource is not JSON: {e}")))?;
-    let obj = resource
-        .as_object_mut()
-        .ok_or_else(|| corrupt("stored resource is not a JSON object".into()))?;
-    if !obj.contains_key("meta") {
-        let at = obj.keys().position(|k| k == "id").map_or(obj.len(), |i| i + 1);
-        obj.shift_insert(at, "meta".into(), Value::Object(Map::new()));
-    }
-    let m = obj
-        .get_mut("meta")
-        .and_then(Value::as_object_mut)
-        .ok_or_else(|| corrupt("the stored resource's meta is not an object".into()))?;
-    m.shift_remove("versionId");
-    m.shift_remove("lastUpdated");
-    m.shift_insert(0, "versionId".into(), Value::String(meta.version.to_string()));
-    m.shift_insert(
-        1,
-        "lastUpdated".into(),
-        Value::String(meta.updated.at.to_rfc3339()),
-    );
-    Ok(resource)
+    hearth_core::render::render_resource(meta, body).map_err(ExportError::Corrupt)
 }

@@ -407,13 +407,7 @@ impl Services {
     /// Changes the password of a signed-in person; other sessions end.
     pub fn change_password(&self, signed: &SignedIn, current: &str, new_password: &str) -> ServiceResult<()> {
         let account = &signed.account;
-        let key = format!("pw:email:{}", account.email);
-        self.throttled(&[&key])?;
-        let mut creds = self.credentials_of(account.id)?;
-        if !verify_password(current, &creds.password_hash) {
-            self.auth.throttle.fail(&key, Policy::SIGN_IN);
-            return Err(ServiceError::Unauthenticated("The current password is not right.".into()));
-        }
+        let mut creds = self.recheck_password(account, current)?;
         if let Some(p) = password_problem(new_password, &[&account.email, &account.display_name]) {
             return Err(ServiceError::invalid("value", "new_password", p));
         }
@@ -422,6 +416,19 @@ impl Services {
         let e = self.account_audit_entry(Some(account.id), AuditAction::PasswordChanged, AuditOutcome::Success);
         self.store.put_credentials(&creds, Some(&e))?;
         self.end_other_sessions(signed)
+    }
+
+    /// A signed-in person's password, asked again before a sensitive change (throttled like
+    /// sign-in); the credentials when it is right.
+    fn recheck_password(&self, account: &Account, password: &str) -> ServiceResult<Credentials> {
+        let key = format!("pw:email:{}", account.email);
+        self.throttled(&[&key])?;
+        let creds = self.credentials_of(account.id)?;
+        if !verify_password(password, &creds.password_hash) {
+            self.auth.throttle.fail(&key, Policy::SIGN_IN);
+            return Err(ServiceError::Unauthenticated("The current password is not right.".into()));
+        }
+        Ok(creds)
     }
 
     fn end_other_sessions(&self, signed: &SignedIn) -> ServiceResult<()> {
@@ -472,13 +479,7 @@ impl Services {
     /// Turns two-factor off after checking the password.
     pub fn disable_totp(&self, signed: &SignedIn, password: &str) -> ServiceResult<()> {
         let account = &signed.account;
-        let key = format!("pw:email:{}", account.email);
-        self.throttled(&[&key])?;
-        let mut creds = self.credentials_of(account.id)?;
-        if !verify_password(password, &creds.password_hash) {
-            self.auth.throttle.fail(&key, Policy::SIGN_IN);
-            return Err(ServiceError::Unauthenticated("The password is not right.".into()));
-        }
+        let mut creds = self.recheck_password(account, password)?;
         creds.totp_secret = None;
         creds.totp_enabled_at = None;
         creds.recovery_codes.clear();

@@ -2,9 +2,7 @@
 //! API), and how an app proves who it is at the token endpoint (RFC 6749 §2.3: client secret;
 //! RFC 7523 / SMART Backend Services: `private_key_jwt` client assertions).
 
-use hearth_domain::auth::{
-    App, AppKind, AppRule, ClientAuth, CodeData, TokenIssuer, TokenKind, TokenRecord,
-};
+use hearth_domain::auth::{App, AppKind, AppRule, ClientAuth, TokenIssuer, TokenKind};
 use hearth_domain::{AppId, AuditAction, AuditEntry};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde::{Deserialize, Serialize};
@@ -250,26 +248,23 @@ impl Services {
         // Remember the jti until the assertion expires; a second use is a replay.
         let hash = fingerprint(&format!("jti:{}:{jti}", app.id));
         let now = self.now();
-        let seen = TokenRecord {
-            hash: hash.clone(),
-            kind: TokenKind::Code,
-            app: app.id.clone(),
-            account: None,
-            record: None,
-            scope: String::new(),
-            online: false,
-            issuer: TokenIssuer::Consent,
-            family: "client-assertion".into(),
-            issued_at: now,
-            expires_at: hearth_domain::Timestamp((exp + 60) * 1_000_000),
-            used_at: None,
-            revoked_at: None,
-            code: Some(CodeData {
-                redirect_uri: String::new(),
-                code_challenge: String::new(),
-                nonce: None,
-            }),
-        };
+        let (_, mut seen) = self.mint(
+            "jti",
+            super::oauth::Minted {
+                kind: TokenKind::Code,
+                app: app.id.clone(),
+                account: None,
+                record: None,
+                scope: String::new(),
+                online: false,
+                issuer: TokenIssuer::Consent,
+                ttl_secs: 0,
+                code: None,
+            },
+        );
+        seen.hash = hash.clone();
+        seen.family = "client-assertion".into();
+        seen.expires_at = hearth_domain::Timestamp((exp + 60) * 1_000_000);
         if self.store.token(&hash)?.is_some() {
             return Ok(false);
         }

@@ -128,7 +128,43 @@ fn pkce_ok(verifier: &str, challenge: &str) -> bool {
     valid && super::secrets::same_secret(&URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())), challenge)
 }
 
+/// A token record's fields that vary; the rest (times, hash, family) are filled by `mint`.
+pub(crate) struct Minted {
+    pub kind: TokenKind,
+    pub app: AppId,
+    pub account: Option<AccountId>,
+    pub record: Option<RecordId>,
+    pub scope: String,
+    pub online: bool,
+    pub issuer: TokenIssuer,
+    pub ttl_secs: i64,
+    pub code: Option<CodeData>,
+}
+
 impl Services {
+    /// A new random token (with `prefix`) and its record, starting a new family.
+    pub(crate) fn mint(&self, prefix: &str, m: Minted) -> (String, TokenRecord) {
+        let token = new_token(prefix);
+        let now = self.now();
+        let rec = TokenRecord {
+            hash: fingerprint(&token),
+            kind: m.kind,
+            app: m.app,
+            account: m.account,
+            record: m.record,
+            scope: m.scope,
+            online: m.online,
+            issuer: m.issuer,
+            family: uuid::Uuid::new_v4().to_string(),
+            issued_at: now,
+            expires_at: now.plus_seconds(m.ttl_secs),
+            used_at: None,
+            revoked_at: None,
+            code: m.code,
+        };
+        (token, rec)
+    }
+
     /// Checks an authorization request before anyone signs in.
     pub fn check_authorize(&self, p: &AuthorizeParams) -> Result<AuthorizeRequest, AuthorizeError> {
         let client_id = p.client_id.clone().ok_or_else(|| AuthorizeError::Show("The request names no app (client_id is missing).".into()))?;
@@ -200,16 +236,14 @@ impl Services {
 
     /// After consent: issues a single-use code for the app and returns the redirect URI.
     pub fn issue_code(&self, account: AccountId, req: &AuthorizeRequest, record: RecordId, grant: &Grant) -> ServiceResult<String> {
-        let code = new_token("hac");
-        let now = self.now();
         let allowed = |t: &str| grant.perms(t, true);
         let mut scopes = narrow(&req.scopes, allowed);
         let offline = scopes.offline_access && grant.rules.iter().any(|r| r.offline);
         scopes.offline_access = offline;
         let confined = scopes.launch_patient || scopes.has_context(ScopeContext::Patient);
-        self.store.put_token(
-            &TokenRecord {
-                hash: fingerprint(&code),
+        let (code, rec) = self.mint(
+            "hac",
+            Minted {
                 kind: TokenKind::Code,
                 app: req.app.id.clone(),
                 account: Some(account),
@@ -217,19 +251,15 @@ impl Services {
                 scope: scopes.to_string(),
                 online: true,
                 issuer: TokenIssuer::Consent,
-                family: uuid::Uuid::new_v4().to_string(),
-                issued_at: now,
-                expires_at: now.plus_seconds(self.auth.settings.code_secs),
-                used_at: None,
-                revoked_at: None,
+                ttl_secs: self.auth.settings.code_secs,
                 code: Some(CodeData {
                     redirect_uri: req.redirect_uri.clone(),
                     code_challenge: req.code_challenge.clone(),
                     nonce: req.nonce.clone(),
                 }),
             },
-            None,
-        )?;
+        );
+        self.store.put_token(&rec, None)?;
         let mut params = vec![("code", code.as_str())];
         if let Some(s) = &req.state {
             params.push(("state", s));
@@ -483,24 +513,20 @@ impl Services {
             resources: narrow(&scopes, rules).resources,
             ..Scopes::default()
         };
-        let now = self.now();
-        let base = TokenRecord {
-            hash: String::new(),
-            kind: TokenKind::Access,
-            app: app.id.clone(),
-            account: None,
-            record: None,
-            scope: String::new(),
-            online: false,
-            issuer: TokenIssuer::Consent,
-            family: uuid::Uuid::new_v4().to_string(),
-            issued_at: now,
-            expires_at: now,
-            used_at: None,
-            revoked_at: None,
-            code: None,
-        };
-        let access = self.new_access(&base, false, &narrowed.to_string());
+        let access = self.mint(
+            "hat",
+            Minted {
+                kind: TokenKind::Access,
+                app: app.id.clone(),
+                account: None,
+                record: None,
+                scope: narrowed.to_string(),
+                online: false,
+                issuer: TokenIssuer::Consent,
+                ttl_secs: self.auth.settings.access_token_secs,
+                code: None,
+            },
+        );
         Ok(self.respond(access, None, None)?)
     }
 
@@ -627,24 +653,20 @@ impl Services {
         if ttl_secs <= 0 {
             return Err(ServiceError::invalid("value", "ttl", "the lifetime must be positive"));
         }
-        let token = new_token("hat");
-        let now = self.now();
-        let rec = TokenRecord {
-            hash: fingerprint(&token),
-            kind: TokenKind::Access,
-            app: AppId(OPERATOR_APP.into()),
-            account,
-            record,
-            scope: scopes.to_string(),
-            online: false,
-            issuer: TokenIssuer::Operator,
-            family: uuid::Uuid::new_v4().to_string(),
-            issued_at: now,
-            expires_at: now.plus_seconds(ttl_secs),
-            used_at: None,
-            revoked_at: None,
-            code: None,
-        };
+        let (token, rec) = self.mint(
+            "hat",
+            Minted {
+                kind: TokenKind::Access,
+                app: AppId(OPERATOR_APP.into()),
+                account,
+                record,
+                scope: scopes.to_string(),
+                online: false,
+                issuer: TokenIssuer::Operator,
+                ttl_secs,
+                code: None,
+            },
+        );
         self.store.put_token(&rec, Some(&self.token_audit(&rec, AuditAction::TokenIssued)))?;
         Ok((token, rec))
     }
@@ -654,24 +676,20 @@ impl Services {
         if !matches!(ctx.principal, Principal::Operator) {
             return Err(ServiceError::Forbidden("only the operator issues admin keys".into()));
         }
-        let token = new_token("hak");
-        let now = self.now();
-        let rec = TokenRecord {
-            hash: fingerprint(&token),
-            kind: TokenKind::Access,
-            app: AppId(ADMIN_KEY_APP.into()),
-            account: None,
-            record: None,
-            scope: String::new(),
-            online: false,
-            issuer: TokenIssuer::Operator,
-            family: uuid::Uuid::new_v4().to_string(),
-            issued_at: now,
-            expires_at: now.plus_seconds(ttl_secs),
-            used_at: None,
-            revoked_at: None,
-            code: None,
-        };
+        let (token, rec) = self.mint(
+            "hak",
+            Minted {
+                kind: TokenKind::Access,
+                app: AppId(ADMIN_KEY_APP.into()),
+                account: None,
+                record: None,
+                scope: String::new(),
+                online: false,
+                issuer: TokenIssuer::Operator,
+                ttl_secs,
+                code: None,
+            },
+        );
         self.store.put_token(&rec, Some(&self.token_audit(&rec, AuditAction::TokenIssued)))?;
         Ok(token)
     }

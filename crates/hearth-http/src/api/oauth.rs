@@ -90,72 +90,69 @@ fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Re
     Ok(creds)
 }
 
-async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// Runs a token-endpoint style call off the async threads: parses the form and the client's
+/// credentials, then `f`; the answer is JSON (or an empty 200 for `None`), never cached.
+async fn form_call<F>(state: AppState, headers: HeaderMap, body: Bytes, f: F) -> Response
+where
+    F: FnOnce(&hearth_core::Services, &HashMap<String, String>, ClientCredentials) -> Result<Option<Value>, OAuthError>
+        + Send
+        + 'static,
+{
     let svc = state.services.clone();
-    let result = tokio::task::spawn_blocking(move || -> Result<Value, OAuthError> {
+    let result = tokio::task::spawn_blocking(move || {
         let form = parse_form(&body)?;
         let creds = client_credentials(&headers, &form)?;
+        f(&svc, &form, creds)
+    })
+    .await
+    .unwrap_or_else(|_| Err(OAuthError::new("server_error", "internal error")));
+    no_store(match result {
+        Ok(Some(v)) => json_body(StatusCode::OK, "application/json", &v),
+        Ok(None) => StatusCode::OK.into_response(),
+        Err(e) => oauth_error(e),
+    })
+}
+
+fn required<'a>(form: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {
+    form.get(name)
+        .map(String::as_str)
+        .ok_or_else(|| OAuthError::new("invalid_request", format!("{name} is required")))
+}
+
+async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    form_call(state, headers, body, |svc, form, creds| {
         let get = |k: &str| form.get(k).map(String::as_str);
         let resp = match get("grant_type") {
             Some("authorization_code") => {
-                let code = get("code").ok_or_else(|| OAuthError::new("invalid_request", "code is required"))?;
-                svc.exchange_code(&creds, code, get("redirect_uri"), get("code_verifier"))?
+                svc.exchange_code(&creds, required(form, "code")?, get("redirect_uri"), get("code_verifier"))?
             }
-            Some("refresh_token") => {
-                let rt = get("refresh_token")
-                    .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is required"))?;
-                svc.refresh(&creds, rt, get("scope"))?
-            }
+            Some("refresh_token") => svc.refresh(&creds, required(form, "refresh_token")?, get("scope"))?,
             Some("client_credentials") => svc.client_credentials(&creds, get("scope"))?,
             Some(other) => {
                 return Err(OAuthError::new("unsupported_grant_type", format!("grant_type {other} is not supported")));
             }
             None => return Err(OAuthError::new("invalid_request", "grant_type is required")),
         };
-        serde_json::to_value(resp).map_err(|e| OAuthError::new("server_error", e.to_string()))
+        serde_json::to_value(resp)
+            .map(Some)
+            .map_err(|e| OAuthError::new("server_error", e.to_string()))
     })
     .await
-    .unwrap_or_else(|_| Err(OAuthError::new("server_error", "internal error")));
-    no_store(match result {
-        Ok(v) => json_body(StatusCode::OK, "application/json", &v),
-        Err(e) => oauth_error(e),
-    })
 }
 
 async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let svc = state.services.clone();
-    let result = tokio::task::spawn_blocking(move || -> Result<(), OAuthError> {
-        let form = parse_form(&body)?;
-        let creds = client_credentials(&headers, &form)?;
-        let token = form
-            .get("token")
-            .ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
-        svc.revoke(&creds, token).map_err(OAuthError::from)
+    form_call(state, headers, body, |svc, form, creds| {
+        svc.revoke(&creds, required(form, "token")?)?;
+        Ok(None)
     })
     .await
-    .unwrap_or_else(|_| Err(OAuthError::new("server_error", "internal error")));
-    no_store(match result {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(e) => oauth_error(e),
-    })
 }
 
 async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let svc = state.services.clone();
-    let result = tokio::task::spawn_blocking(move || -> Result<Value, OAuthError> {
-        let form = parse_form(&body)?;
-        let creds = client_credentials(&headers, &form)?;
-        let token = form
-            .get("token")
-            .ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
-        svc.introspect(&creds, token).map_err(OAuthError::from)
+    form_call(state, headers, body, |svc, form, creds| {
+        Ok(Some(svc.introspect(&creds, required(form, "token")?)?))
     })
     .await
-    .unwrap_or_else(|_| Err(OAuthError::new("server_error", "internal error")));
-    no_store(match result {
-        Ok(v) => json_body(StatusCode::OK, "application/json", &v),
-        Err(e) => oauth_error(e),
-    })
 }
 
 async fn userinfo(State(state): State<AppState>, bearer: Bearer) -> Response {
