@@ -136,17 +136,32 @@ fn refuse_app() -> ServiceError {
 }
 
 /// Allows or refuses `op` on `record` for `ctx`.
-pub fn authorize(store: &dyn Store, ctx: &Context, record: RecordId, op: Operation) -> ServiceResult<Decision> {
+pub fn authorize(
+    store: &dyn Store,
+    ctx: &Context,
+    record: RecordId,
+    op: Operation,
+) -> ServiceResult<Decision> {
     let not_found = || ServiceError::NotFound(format!("record {record} not found"));
     let access_of = |account| -> ServiceResult<Option<Access>> {
-        Ok(store.accesses(record)?.into_iter().find(|a| a.account_id == account))
+        Ok(store
+            .accesses(record)?
+            .into_iter()
+            .find(|a| a.account_id == account))
     };
     let decision = match &ctx.principal {
-        Principal::Operator | Principal::Tool(_) => return Ok(Decision { access: None, app: None }),
+        Principal::Operator | Principal::Tool(_) => {
+            return Ok(Decision {
+                access: None,
+                app: None,
+            });
+        }
         Principal::Person(account) => {
             let a = access_of(*account)?.ok_or_else(not_found)?;
             if op.custodian_only() && !a.is_custodian() {
-                return Err(ServiceError::Forbidden("only a custodian of this record may do this".into()));
+                return Err(ServiceError::Forbidden(
+                    "only a custodian of this record may do this".into(),
+                ));
             }
             if !a.level.perms().contains(op.perm()) {
                 return Err(ServiceError::Forbidden(format!(
@@ -154,13 +169,19 @@ pub fn authorize(store: &dyn Store, ctx: &Context, record: RecordId, op: Operati
                     a.level
                 )));
             }
-            return Ok(Decision { access: Some(a), app: None });
+            return Ok(Decision {
+                access: Some(a),
+                app: None,
+            });
         }
         Principal::App(app) => {
             if app.record.is_some_and(|r| r != record) {
                 return Err(not_found());
             }
-            if matches!(op, Operation::Purge | Operation::ReadAudit | Operation::ManageAccess) {
+            if matches!(
+                op,
+                Operation::Purge | Operation::ReadAudit | Operation::ManageAccess
+            ) {
                 return Err(refuse_app());
             }
             let access = match app.account {
@@ -193,7 +214,9 @@ pub fn authorize(store: &dyn Store, ctx: &Context, record: RecordId, op: Operati
                 return Err(refuse_app());
             }
             if op == Operation::History && !custodian {
-                return Err(ServiceError::Forbidden("only a custodian of this record may do this".into()));
+                return Err(ServiceError::Forbidden(
+                    "only a custodian of this record may do this".into(),
+                ));
             }
             Decision {
                 access,

@@ -145,7 +145,9 @@ impl From<StoreError> for ServiceError {
                 "",
                 format!("referenced item {id} does not exist in this record"),
             )]),
-            StoreError::DuplicateApp => ServiceError::Conflict("an app with this client id already exists".into()),
+            StoreError::DuplicateApp => {
+                ServiceError::Conflict("an app with this client id already exists".into())
+            }
             StoreError::AppNotFound => ServiceError::NotFound("app not found".into()),
             StoreError::LastCustodian => {
                 ServiceError::Conflict("a record must keep at least one custodian".into())

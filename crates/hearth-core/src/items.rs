@@ -414,7 +414,9 @@ impl Services {
                 Some(d) if !d.allows(data_type, op) => Err(ServiceError::Forbidden(format!(
                     "not allowed to {} {} items in this record",
                     op.verb(),
-                    hearth_domain::datatypes::registry().get(data_type).map_or(data_type, |t| t.name)
+                    hearth_domain::datatypes::registry()
+                        .get(data_type)
+                        .map_or(data_type, |t| t.name)
                 ))),
                 _ => Ok(()),
             }

@@ -2,7 +2,9 @@
 //! its first custodian, in one transaction.
 
 use hearth_domain::account::normalize_email;
-use hearth_domain::{Access, AccessLevel, Account, AccountId, AuditAction, ItemId, Record, RecordId, Relationship};
+use hearth_domain::{
+    Access, AccessLevel, Account, AccountId, AuditAction, ItemId, Record, RecordId, Relationship,
+};
 use serde_json::{Value, json};
 
 use crate::authz::{Operation, authorize};
@@ -182,24 +184,48 @@ impl Services {
             }
             let name = name.trim();
             if name.is_empty() || name.chars().count() > 200 {
-                return Err(ServiceError::invalid("required", "name", "Enter a name (up to 200 characters)."));
+                return Err(ServiceError::invalid(
+                    "required",
+                    "name",
+                    "Enter a name (up to 200 characters).",
+                ));
             }
-            self.store
-                .rename_record(record, name, &self.audit_entry(ctx, Some(record), AuditAction::UpdateRecord))?;
+            self.store.rename_record(
+                record,
+                name,
+                &self.audit_entry(ctx, Some(record), AuditAction::UpdateRecord),
+            )?;
             self.record(ctx, record)
         })
     }
 
     /// Sets the record's picture: the Patient's `photo`, as an inline attachment (PNG, JPEG,
     /// GIF or WebP up to 512 KiB).
-    pub fn set_record_picture(&self, ctx: &Context, record: RecordId, content_type: &str, bytes: &[u8]) -> ServiceResult<()> {
+    pub fn set_record_picture(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> ServiceResult<()> {
         use base64::Engine;
         const MAX: usize = 512 * 1024;
-        if !matches!(content_type, "image/png" | "image/jpeg" | "image/gif" | "image/webp") {
-            return Err(ServiceError::invalid("value", "picture", "Choose a PNG, JPEG, GIF or WebP picture."));
+        if !matches!(
+            content_type,
+            "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+        ) {
+            return Err(ServiceError::invalid(
+                "value",
+                "picture",
+                "Choose a PNG, JPEG, GIF or WebP picture.",
+            ));
         }
         if bytes.is_empty() || bytes.len() > MAX {
-            return Err(ServiceError::invalid("value", "picture", "The picture must be under 512 KiB."));
+            return Err(ServiceError::invalid(
+                "value",
+                "picture",
+                "The picture must be under 512 KiB.",
+            ));
         }
         let rec = self.record(ctx, record)?;
         let patient = self.read_one(ctx, record, rec.patient_item)?;
@@ -224,7 +250,11 @@ impl Services {
     }
 
     /// The record's picture, if it has one: (content type, bytes).
-    pub fn record_picture(&self, ctx: &Context, record: RecordId) -> ServiceResult<Option<(String, Vec<u8>)>> {
+    pub fn record_picture(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+    ) -> ServiceResult<Option<(String, Vec<u8>)>> {
         use base64::Engine;
         let rec = self.record(ctx, record)?;
         let patient = self.read_one(ctx, record, rec.patient_item)?;

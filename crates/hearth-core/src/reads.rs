@@ -98,10 +98,16 @@ impl Services {
                 q.data_types = if q.data_types.is_empty() {
                     readable
                 } else {
-                    q.data_types.into_iter().filter(|t| readable.contains(t)).collect()
+                    q.data_types
+                        .into_iter()
+                        .filter(|t| readable.contains(t))
+                        .collect()
                 };
                 if q.data_types.is_empty() {
-                    return Ok(hearth_domain::Page { items: vec![], next: None });
+                    return Ok(hearth_domain::Page {
+                        items: vec![],
+                        next: None,
+                    });
                 }
                 self.note_app_use(&decision, hearth_store::GrantUse::Read);
             }
@@ -167,12 +173,21 @@ impl Services {
         if ctx.sees_personal() && decision.app.is_none() {
             items
         } else {
-            items.into_iter().filter(|i| may_see(decision, ctx, &i.meta)).collect()
+            items
+                .into_iter()
+                .filter(|i| may_see(decision, ctx, &i.meta))
+                .collect()
         }
     }
 
     /// "Not found" unless the item exists and `ctx` may see it.
-    fn require_visible(&self, decision: &Decision, ctx: &Context, record: RecordId, id: ItemId) -> ServiceResult<()> {
+    fn require_visible(
+        &self,
+        decision: &Decision,
+        ctx: &Context,
+        record: RecordId,
+        id: ItemId,
+    ) -> ServiceResult<()> {
         let metas = self.store.current_meta(record, &[id])?;
         match metas.first() {
             Some(m) if may_see(decision, ctx, m) => Ok(()),

@@ -24,6 +24,10 @@ pub fn render_resource(meta: &ItemMeta, body: &str) -> Result<Value, String> {
     m.shift_remove("versionId");
     m.shift_remove("lastUpdated");
     m.shift_insert(0, "versionId".into(), Value::String(meta.version.to_string()));
-    m.shift_insert(1, "lastUpdated".into(), Value::String(meta.updated.at.to_rfc3339()));
+    m.shift_insert(
+        1,
+        "lastUpdated".into(),
+        Value::String(meta.updated.at.to_rfc3339()),
+    );
     Ok(resource)
 }

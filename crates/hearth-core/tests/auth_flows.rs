@@ -56,7 +56,9 @@ fn mailed_token(fx: &Fx, path: &str) -> String {
 }
 
 fn signed_up(fx: &Fx) -> (AccountId, RecordId) {
-    fx.svc.sign_up("ann@example.org", "Ann", PASSWORD, "10.0.0.1").unwrap();
+    fx.svc
+        .sign_up("ann@example.org", "Ann", PASSWORD, "10.0.0.1")
+        .unwrap();
     let account = fx.svc.verify_email(&mailed_token(fx, "/verify-email")).unwrap();
     let record = fx.svc.list_records(Some(account.id)).unwrap()[0].0.id;
     (account.id, record)
@@ -95,7 +97,13 @@ fn code_for(fx: &Fx, account: AccountId, record: RecordId, scope: &str) -> Strin
         .unwrap_or_else(|e| panic!("{e:?}"));
     let grant = fx
         .svc
-        .grant_consent(account, &req.app.id, record, &req.scopes, &ConsentAnswer { optional: vec![] })
+        .grant_consent(
+            account,
+            &req.app.id,
+            record,
+            &req.scopes,
+            &ConsentAnswer { optional: vec![] },
+        )
         .unwrap();
     let url = fx.svc.issue_code(account, &req, record, &grant).unwrap();
     let q = url.split_once('?').unwrap().1;
@@ -119,20 +127,41 @@ fn codes_tokens_and_sessions_expire_on_the_dot_and_everything_is_audited() {
     let fx = setup();
     let (account, record) = signed_up(&fx);
     register(&fx);
-    let session = fx.svc.sign_in("ann@example.org", PASSWORD, "10.0.0.1", "test").unwrap();
+    let session = fx
+        .svc
+        .sign_in("ann@example.org", PASSWORD, "10.0.0.1", "test")
+        .unwrap();
     assert!(fx.svc.session(&session.token).unwrap().is_some());
 
     // A code lives 60 seconds.
-    let code = code_for(&fx, account, record, "launch/patient offline_access patient/Observation.rs");
+    let code = code_for(
+        &fx,
+        account,
+        record,
+        "launch/patient offline_access patient/Observation.rs",
+    );
     fx.clock.advance_seconds(60);
-    let err = fx.svc.exchange_code(&public(), &code, None, Some(VERIFIER)).unwrap_err();
+    let err = fx
+        .svc
+        .exchange_code(&public(), &code, None, Some(VERIFIER))
+        .unwrap_err();
     assert_eq!(err.error, "invalid_grant");
 
-    let code = code_for(&fx, account, record, "launch/patient offline_access patient/Observation.rs");
+    let code = code_for(
+        &fx,
+        account,
+        record,
+        "launch/patient offline_access patient/Observation.rs",
+    );
     fx.clock.advance_seconds(59);
     let t = fx
         .svc
-        .exchange_code(&public(), &code, Some("https://growth.example/cb"), Some(VERIFIER))
+        .exchange_code(
+            &public(),
+            &code,
+            Some("https://growth.example/cb"),
+            Some(VERIFIER),
+        )
         .unwrap();
     assert!(t.refresh_token.is_some() && t.patient.is_some());
     assert!(Scopes::parse(&t.scope).unwrap().offline_access);
@@ -175,7 +204,11 @@ fn codes_tokens_and_sessions_expire_on_the_dot_and_everything_is_audited() {
         .into_iter()
         .map(|e| e.action)
         .collect();
-    for a in [AuditAction::SignUp, AuditAction::EmailVerified, AuditAction::SignIn] {
+    for a in [
+        AuditAction::SignUp,
+        AuditAction::EmailVerified,
+        AuditAction::SignIn,
+    ] {
         assert!(log.contains(&a), "{a:?} missing from {log:?}");
     }
     let trail: Vec<AuditAction> = fx
@@ -203,19 +236,45 @@ fn wrong_passwords_are_throttled_alike_for_known_and_unknown_emails() {
     signed_up(&fx);
     for email in ["ann@example.org", "nobody@example.org"] {
         for _ in 0..5 {
-            let e = fx.svc.sign_in(email, "wrong-password-here", "10.0.0.2", "t").unwrap_err();
-            assert!(matches!(e, ServiceError::Unauthenticated(ref m) if m == hearth_core::auth::accounts::SIGN_IN_FAILED));
+            let e = fx
+                .svc
+                .sign_in(email, "wrong-password-here", "10.0.0.2", "t")
+                .unwrap_err();
+            assert!(
+                matches!(e, ServiceError::Unauthenticated(ref m) if m == hearth_core::auth::accounts::SIGN_IN_FAILED)
+            );
         }
-        let e = fx.svc.sign_in(email, "wrong-password-here", "10.0.0.2", "t").unwrap_err();
+        let e = fx
+            .svc
+            .sign_in(email, "wrong-password-here", "10.0.0.2", "t")
+            .unwrap_err();
         assert!(matches!(e, ServiceError::Unauthenticated(_)));
         // Now locked: even the right password waits.
         let e = fx.svc.sign_in(email, PASSWORD, "10.0.0.2", "t").unwrap_err();
-        assert!(matches!(e, ServiceError::Throttled { retry_after_secs: 1 }), "{e:?}");
+        assert!(
+            matches!(e, ServiceError::Throttled { retry_after_secs: 1 }),
+            "{e:?}"
+        );
     }
     fx.clock.advance_seconds(2);
-    assert!(fx.svc.sign_in("ann@example.org", PASSWORD, "10.0.0.2", "t").is_ok());
-    let log = fx.svc.security_log(fx.svc.account_by_email("ann@example.org").unwrap().unwrap().id, 100).unwrap();
-    assert_eq!(log.iter().filter(|e| e.action == AuditAction::SignInFailed).count(), 6);
+    assert!(
+        fx.svc
+            .sign_in("ann@example.org", PASSWORD, "10.0.0.2", "t")
+            .is_ok()
+    );
+    let log = fx
+        .svc
+        .security_log(
+            fx.svc.account_by_email("ann@example.org").unwrap().unwrap().id,
+            100,
+        )
+        .unwrap();
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.action == AuditAction::SignInFailed)
+            .count(),
+        6
+    );
 }
 
 #[test]
@@ -231,8 +290,16 @@ fn operator_tokens_are_confined_audited_and_revocable() {
     let (ctx, _) = fx.svc.resolve_bearer(&token).unwrap();
     assert!(fx.svc.query(&ctx, record, &Default::default()).is_ok());
     // Patient scopes need a record, user scopes an account.
-    assert!(fx.svc.issue_operator_token(&op, None, Some(account), "patient/*.rs", 600).is_err());
-    assert!(fx.svc.issue_operator_token(&Context::person(account), Some(record), None, "patient/*.rs", 600).is_err());
+    assert!(
+        fx.svc
+            .issue_operator_token(&op, None, Some(account), "patient/*.rs", 600)
+            .is_err()
+    );
+    assert!(
+        fx.svc
+            .issue_operator_token(&Context::person(account), Some(record), None, "patient/*.rs", 600)
+            .is_err()
+    );
     assert!(fx.svc.revoke_as_operator(&op, &token).unwrap());
     assert!(fx.svc.resolve_bearer(&token).is_err());
     let trail = fx

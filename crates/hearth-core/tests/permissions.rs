@@ -105,7 +105,11 @@ fn create(resource: Value) -> ItemRequest {
 fn seed(fx: &Fx, data_type: &str) -> ItemId {
     match fx
         .svc
-        .write(&Context::operator(), fx.record.id, vec![create(resource(fx, data_type))])
+        .write(
+            &Context::operator(),
+            fx.record.id,
+            vec![create(resource(fx, data_type))],
+        )
         .unwrap()
         .pop()
         .unwrap()
@@ -232,9 +236,13 @@ fn every_rule_times_access_times_mode_times_operation() {
                             optional: if required { vec![] } else { vec!["main".into()] },
                         };
                         let may_grant = level.perms().contains(rule_op.perm());
-                        let granted = fx
-                            .svc
-                            .grant_consent(*person, &AppId(app.clone()), fx.record.id, &scopes, &answer);
+                        let granted = fx.svc.grant_consent(
+                            *person,
+                            &AppId(app.clone()),
+                            fx.record.id,
+                            &scopes,
+                            &answer,
+                        );
                         assert_eq!(
                             granted.is_ok(),
                             may_grant,
@@ -244,10 +252,8 @@ fn every_rule_times_access_times_mode_times_operation() {
                             let ctx = app_ctx(&app, *person, &fx.record, online, all_scopes);
                             for op in Op::ALL {
                                 for t in [*data_type, other] {
-                                    let expected = may_grant
-                                        && op == rule_op
-                                        && t == *data_type
-                                        && (online || offline);
+                                    let expected =
+                                        may_grant && op == rule_op && t == *data_type && (online || offline);
                                     let got = attempt(&fx, &ctx, op, t);
                                     assert_eq!(
                                         got, expected,
@@ -275,7 +281,13 @@ fn scopes_narrow_grants_and_personal_items_stay_hidden() {
     register(&fx, "full", "weight", Perms::ALL, true, true);
     let scopes = Scopes::parse("patient/*.cruds").unwrap();
     fx.svc
-        .grant_consent(fx.owner, &AppId("full".into()), fx.record.id, &scopes, &ConsentAnswer { optional: vec![] })
+        .grant_consent(
+            fx.owner,
+            &AppId("full".into()),
+            fx.record.id,
+            &scopes,
+            &ConsentAnswer { optional: vec![] },
+        )
         .unwrap();
     // A read-only weight scope: reading works, writing does not.
     let narrow = app_ctx(
@@ -323,7 +335,11 @@ fn scopes_narrow_grants_and_personal_items_stay_hidden() {
         .query(&full, fx.record.id, &hearth_domain::ItemQuery::default())
         .unwrap();
     assert!(!page.items.is_empty());
-    assert!(page.items.iter().all(|i| i.meta.id != personal && i.meta.data_type == "weight"));
+    assert!(
+        page.items
+            .iter()
+            .all(|i| i.meta.id != personal && i.meta.data_type == "weight")
+    );
     // Apps never purge, read the audit trail or manage access.
     assert!(matches!(
         fx.svc.purge(&full, fx.record.id, personal),
@@ -338,14 +354,23 @@ fn a_revoked_grant_fails_on_the_very_next_request() {
     let scopes = Scopes::parse("patient/*.rs").unwrap();
     let app = AppId("reader".into());
     fx.svc
-        .grant_consent(fx.owner, &app, fx.record.id, &scopes, &ConsentAnswer { optional: vec![] })
+        .grant_consent(
+            fx.owner,
+            &app,
+            fx.record.id,
+            &scopes,
+            &ConsentAnswer { optional: vec![] },
+        )
         .unwrap();
     let ctx = app_ctx("reader", fx.owner, &fx.record, true, "patient/*.rs");
     let id = seed(&fx, "weight");
     assert!(fx.svc.read_one(&ctx, fx.record.id, id).is_ok());
     let listed = fx.svc.record_apps(fx.owner, fx.record.id).unwrap();
     assert_eq!(listed.len(), 1);
-    assert!(listed[0].grant.last_read_at.is_some(), "the read is noted on the grant");
+    assert!(
+        listed[0].grant.last_read_at.is_some(),
+        "the read is noted on the grant"
+    );
     fx.svc
         .revoke_consent(fx.owner, &app, fx.record.id, fx.owner)
         .unwrap();
@@ -362,20 +387,45 @@ fn a_viewer_cannot_grant_a_required_write_rule_and_reconsent_is_needed_when_rule
     let op = Context::operator();
     let viewer = fx.svc.create_account(&op, "v@example.org", "V").unwrap();
     fx.svc
-        .grant_access(&op, fx.record.id, viewer.id, Relationship::Friend, AccessLevel::View)
+        .grant_access(
+            &op,
+            fx.record.id,
+            viewer.id,
+            Relationship::Friend,
+            AccessLevel::View,
+        )
         .unwrap();
-    register(&fx, "writer", "weight", Perms::WRITE.union(Perms::READ), false, true);
+    register(
+        &fx,
+        "writer",
+        "weight",
+        Perms::WRITE.union(Perms::READ),
+        false,
+        true,
+    );
     let scopes = Scopes::parse("patient/*.cruds").unwrap();
     let app = AppId("writer".into());
     // A viewer grants reading only: the required rule is capped to what they may do.
     let g = fx
         .svc
-        .grant_consent(viewer.id, &app, fx.record.id, &scopes, &ConsentAnswer { optional: vec![] })
+        .grant_consent(
+            viewer.id,
+            &app,
+            fx.record.id,
+            &scopes,
+            &ConsentAnswer { optional: vec![] },
+        )
         .unwrap();
     assert_eq!(g.rules[0].permissions, Perms::READ);
     // The owner grants it all; then the app adds a type to its required rule.
     fx.svc
-        .grant_consent(fx.owner, &app, fx.record.id, &scopes, &ConsentAnswer { optional: vec![] })
+        .grant_consent(
+            fx.owner,
+            &app,
+            fx.record.id,
+            &scopes,
+            &ConsentAnswer { optional: vec![] },
+        )
         .unwrap();
     let mut reg: AppRegistration = serde_json::from_value(json!({
         "name": "App writer", "kind": "public", "redirect_uris": ["https://app.example/cb"],

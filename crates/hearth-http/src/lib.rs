@@ -38,7 +38,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(api::routes())
         .merge(web::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), web::headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::headers::security_headers,
+        ))
         .with_state(state)
 }
 

@@ -1325,15 +1325,52 @@ async fn oauth_consent_from_sign_in_to_the_redirect_with_code_state_and_iss() {
     assert_eq!(param(&q, "error"), Some("access_denied"));
     assert_eq!(param(&q, "state"), Some("st-42"));
 
-    // A record picked but not shown is shown first, never granted blind.
-    let second = RecordId::new().to_string();
-    let unshown = page(
-        send(vec![("record", second), ("decision", "approve".into())])
+    // A record picked but not shown is shown first, never granted blind; `choose` shows it.
+    let ida = s.services.account_by_email("ida@example.org").unwrap().unwrap();
+    let second = s
+        .services
+        .create_record(
+            &Context::person(ida.id),
+            ida.id,
+            "Ivo Example",
+            Relationship::Child,
+            None,
+        )
+        .unwrap()
+        .id
+        .to_string();
+    for decision in ["approve", "choose"] {
+        let shown = page(
+            send(vec![("record", second.clone()), ("decision", decision.into())])
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(shown.status, StatusCode::OK, "{decision}: {}", shown.body);
+        assert!(
+            shown
+                .body
+                .contains(&format!("name=\"record\" value=\"{second}\" checked"))
+        );
+        assert!(shown.body.contains("What Growth Chart asks for Ivo Example"));
+        assert_eq!(hidden(&shown.body, "shown_record"), Some(second.clone()));
+        assert_eq!(
+            shown.body.contains("You chose another record"),
+            decision == "approve"
+        );
+    }
+    let unknown_record = RecordId::new().to_string();
+    let fallback = page(
+        send(vec![("record", unknown_record), ("decision", "choose".into())])
             .await
             .unwrap(),
     )
     .await;
-    assert_eq!(unshown.status, StatusCode::OK);
+    assert!(
+        fallback
+            .body
+            .contains(&format!("name=\"record\" value=\"{record}\" checked"))
+    );
 
     // Requests the app cannot be trusted with are shown, not redirected; others go back to it.
     let unknown = get(&c, &s, "/oauth/authorize?client_id=nope&response_type=code").await;

@@ -296,7 +296,12 @@ pub(crate) fn query(
 /// type or writer never stored).
 pub(crate) type QuerySql = (String, Vec<Box<dyn ToSql>>);
 
-pub(crate) fn query_sql(store: &SqliteStore, conn: &Connection, rk: i64, q: &ItemQuery) -> StoreResult<Option<QuerySql>> {
+pub(crate) fn query_sql(
+    store: &SqliteStore,
+    conn: &Connection,
+    rk: i64,
+    q: &ItemQuery,
+) -> StoreResult<Option<QuerySql>> {
     let limit = q.effective_limit();
     let (col, desc) = match q.order {
         Order::EffectiveDesc => ("i.effective", true),

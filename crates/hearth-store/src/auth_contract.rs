@@ -91,12 +91,7 @@ pub trait AuthStore: Send + Sync {
     /// Revokes every token of a family; returns how many were revoked now.
     fn revoke_family(&self, family: &str, at: Timestamp, audit: Option<&AuditEntry>) -> StoreResult<u64>;
     /// Revokes every token an app holds for an account (all records); returns how many.
-    fn revoke_tokens_of(
-        &self,
-        app: &AppId,
-        account: Option<AccountId>,
-        at: Timestamp,
-    ) -> StoreResult<u64>;
+    fn revoke_tokens_of(&self, app: &AppId, account: Option<AccountId>, at: Timestamp) -> StoreResult<u64>;
     /// Deletes tokens that expired before `before`; returns how many.
     fn delete_expired_tokens(&self, before: Timestamp) -> StoreResult<u64>;
 

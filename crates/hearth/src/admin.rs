@@ -185,9 +185,14 @@ pub fn run(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
             ttl,
         } => {
             let record = record
-                .map(|r| r.parse::<RecordId>().map_err(|_| anyhow::anyhow!("{r:?} is not a record id")))
+                .map(|r| {
+                    r.parse::<RecordId>()
+                        .map_err(|_| anyhow::anyhow!("{r:?} is not a record id"))
+                })
                 .transpose()?;
-            let account = account.map(|e| svc.require_account(&e).map(|a| a.id)).transpose()?;
+            let account = account
+                .map(|e| svc.require_account(&e).map(|a| a.id))
+                .transpose()?;
             let (token, _) = svc.issue_operator_token(&op, record, account, &scope, ttl)?;
             out(&token)?;
         }

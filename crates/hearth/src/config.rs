@@ -121,7 +121,9 @@ impl Config {
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             bail!("the public URL must start with http:// or https:// (got {public_url:?})");
         }
-        let smtp_url = get("HEARTH_SMTP_URL").or(file.smtp_url).filter(|s| !s.trim().is_empty());
+        let smtp_url = get("HEARTH_SMTP_URL")
+            .or(file.smtp_url)
+            .filter(|s| !s.trim().is_empty());
         if let Some(u) = &smtp_url
             && !(u.starts_with("smtp://") || u.starts_with("smtps://"))
         {

@@ -15,7 +15,9 @@ pub struct SmtpMailer {
 
 impl SmtpMailer {
     pub fn new(url: &str, from: &str) -> anyhow::Result<Self> {
-        let from: Mailbox = from.parse().with_context(|| format!("HEARTH_MAIL_FROM {from:?} is not an address"))?;
+        let from: Mailbox = from
+            .parse()
+            .with_context(|| format!("HEARTH_MAIL_FROM {from:?} is not an address"))?;
         let parsed = url::Url::parse(url).context("HEARTH_SMTP_URL is not a URL")?;
         let clear = parsed.query_pairs().any(|(k, v)| k == "tls" && v == "none");
         let transport = if clear {
@@ -45,7 +47,9 @@ impl Mailer for SmtpMailer {
             .header(ContentType::TEXT_PLAIN)
             .body(mail.body.clone())
             .map_err(|e| format!("cannot build the message: {e}"))?;
-        self.transport.send(&msg).map_err(|e| format!("the SMTP relay refused: {e}"))?;
+        self.transport
+            .send(&msg)
+            .map_err(|e| format!("the SMTP relay refused: {e}"))?;
         tracing::info!(to = %mail.to, subject = %mail.subject, "mail sent through the relay");
         Ok(())
     }

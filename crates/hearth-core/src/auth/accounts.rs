@@ -4,13 +4,11 @@
 //! typed email, per account and per client address; answers never tell whether an email is
 //! registered.
 
-use hearth_domain::auth::{Credentials, EmailPurpose, EmailToken, Session};
 use hearth_domain::account::normalize_email;
+use hearth_domain::auth::{Credentials, EmailPurpose, EmailToken, Session};
 use hearth_domain::{Account, AccountId, AuditAction, AuditEntry, AuditOutcome, Relationship};
 
-use super::secrets::{
-    decoy_hash, fingerprint, hash_password, new_token, password_problem, verify_password,
-};
+use super::secrets::{decoy_hash, fingerprint, hash_password, new_token, password_problem, verify_password};
 use super::throttle::Policy;
 use super::{Mail, totp};
 use crate::{Context, ServiceError, ServiceResult, Services};
@@ -36,7 +34,8 @@ pub struct SignedIn {
 }
 
 /// What sign-up, reset and verification requests tell the person: always the same.
-pub const CHECK_EMAIL: &str = "If that address can be used, a message is on its way to it. Follow the link in it to continue.";
+pub const CHECK_EMAIL: &str =
+    "If that address can be used, a message is on its way to it. Follow the link in it to continue.";
 
 /// The TOTP set-up a person is shown: the seed and the URI to scan.
 #[derive(Clone, Debug)]
@@ -46,7 +45,12 @@ pub struct TotpSetup {
 }
 
 impl Services {
-    fn account_audit_entry(&self, account: Option<AccountId>, action: AuditAction, outcome: AuditOutcome) -> AuditEntry {
+    fn account_audit_entry(
+        &self,
+        account: Option<AccountId>,
+        action: AuditAction,
+        outcome: AuditOutcome,
+    ) -> AuditEntry {
         AuditEntry {
             id: 0,
             at: self.now(),
@@ -114,13 +118,23 @@ impl Services {
     /// Signs a person up: creates the account, its credentials and a record for themselves,
     /// and emails a verification link. If the email is taken, the owner is told by email and
     /// the caller sees the same answer as for a new address.
-    pub fn sign_up(&self, email: &str, display_name: &str, password: &str, client: &str) -> ServiceResult<()> {
+    pub fn sign_up(
+        &self,
+        email: &str,
+        display_name: &str,
+        password: &str,
+        client: &str,
+    ) -> ServiceResult<()> {
         let email = normalize_email(email).ok_or_else(|| {
             ServiceError::invalid("value", "email", "Enter an email address like name@example.org.")
         })?;
         let name = display_name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(ServiceError::invalid("required", "name", "Enter your name (up to 200 characters)."));
+            return Err(ServiceError::invalid(
+                "required",
+                "name",
+                "Enter your name (up to 200 characters).",
+            ));
         }
         if let Some(p) = password_problem(password, &[&email, name]) {
             return Err(ServiceError::invalid("value", "password", p));
@@ -128,11 +142,15 @@ impl Services {
         self.auth
             .throttle
             .hit(&format!("mail:{email}"), Policy::MAIL)
-            .map_err(|t| ServiceError::Throttled { retry_after_secs: t.retry_after_secs })?;
+            .map_err(|t| ServiceError::Throttled {
+                retry_after_secs: t.retry_after_secs,
+            })?;
         self.auth
             .throttle
             .hit(&format!("signup:{client}"), Policy::ADDRESS)
-            .map_err(|t| ServiceError::Throttled { retry_after_secs: t.retry_after_secs })?;
+            .map_err(|t| ServiceError::Throttled {
+                retry_after_secs: t.retry_after_secs,
+            })?;
         if let Some(existing) = self.store.account_by_email(&email)? {
             self.send_mail(
                 &existing.email,
@@ -168,7 +186,13 @@ impl Services {
             },
             None,
         )?;
-        self.create_record(&Context::person(account.id), account.id, name, Relationship::SelfRecord, None)?;
+        self.create_record(
+            &Context::person(account.id),
+            account.id,
+            name,
+            Relationship::SelfRecord,
+            None,
+        )?;
         self.issue_email_link(&account, EmailPurpose::Verify)?;
         Ok(())
     }
@@ -178,11 +202,16 @@ impl Services {
         let t = self
             .store
             .take_email_token(&fingerprint(token), EmailPurpose::Verify, self.now())?
-            .ok_or_else(|| ServiceError::Unauthenticated("This link is not valid any more. Sign in to get a new one.".into()))?;
+            .ok_or_else(|| {
+                ServiceError::Unauthenticated(
+                    "This link is not valid any more. Sign in to get a new one.".into(),
+                )
+            })?;
         let mut creds = self.credentials_of(t.account)?;
         if creds.email_verified_at.is_none() {
             creds.email_verified_at = Some(self.now());
-            let audit = self.account_audit_entry(Some(t.account), AuditAction::EmailVerified, AuditOutcome::Success);
+            let audit =
+                self.account_audit_entry(Some(t.account), AuditAction::EmailVerified, AuditOutcome::Success);
             self.store.put_credentials(&creds, Some(&audit))?;
         }
         self.account(t.account)
@@ -196,17 +225,22 @@ impl Services {
 
     fn throttled(&self, keys: &[&str]) -> ServiceResult<()> {
         for k in keys {
-            self.auth
-                .throttle
-                .check(k)
-                .map_err(|t| ServiceError::Throttled { retry_after_secs: t.retry_after_secs })?;
+            self.auth.throttle.check(k).map_err(|t| ServiceError::Throttled {
+                retry_after_secs: t.retry_after_secs,
+            })?;
         }
         Ok(())
     }
 
     /// Checks an email and password. On success a session starts; if the account has two-factor
     /// on, the session is pending until [`Services::complete_second_factor`].
-    pub fn sign_in(&self, email: &str, password: &str, client: &str, user_agent: &str) -> ServiceResult<NewSession> {
+    pub fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: &str,
+        user_agent: &str,
+    ) -> ServiceResult<NewSession> {
         let typed = normalize_email(email).unwrap_or_else(|| email.trim().to_lowercase());
         let email_key = format!("pw:email:{typed}");
         let addr_key = format!("pw:addr:{client}");
@@ -239,7 +273,12 @@ impl Services {
         let (account, creds) = (account.expect("verified"), creds.expect("verified"));
         self.auth.throttle.clear(&email_key);
         if creds.email_verified_at.is_none() {
-            if self.auth.throttle.hit(&format!("mail:{}", account.email), Policy::MAIL).is_ok() {
+            if self
+                .auth
+                .throttle
+                .hit(&format!("mail:{}", account.email), Policy::MAIL)
+                .is_ok()
+            {
                 self.issue_email_link(&account, EmailPurpose::Verify)?;
             }
             return Err(ServiceError::Forbidden(
@@ -291,20 +330,26 @@ impl Services {
 
     /// Finishes a pending sign-in with a TOTP code or a recovery code.
     pub fn complete_second_factor(&self, token: &str, code: &str, client: &str) -> ServiceResult<SignedIn> {
-        let signed = self
-            .session(token)?
-            .ok_or_else(|| ServiceError::Unauthenticated("Your sign-in has expired; sign in again.".into()))?;
+        let signed = self.session(token)?.ok_or_else(|| {
+            ServiceError::Unauthenticated("Your sign-in has expired; sign in again.".into())
+        })?;
         let account = signed.account.id;
         let key = format!("totp:{account}");
         self.throttled(&[&key, &format!("pw:addr:{client}")])?;
         let mut creds = self.credentials_of(account)?;
         if !creds.two_factor_on() {
-            return Err(ServiceError::Conflict("Two-factor sign-in is not on for this account.".into()));
+            return Err(ServiceError::Conflict(
+                "Two-factor sign-in is not on for this account.".into(),
+            ));
         }
         let (ok, action) = self.check_second_factor(&mut creds, code);
         if !ok {
             self.auth.throttle.fail(&key, Policy::TOTP);
-            let e = self.account_audit_entry(Some(account), AuditAction::SignInFailed, AuditOutcome::Failure("wrong second-factor code".into()));
+            let e = self.account_audit_entry(
+                Some(account),
+                AuditAction::SignInFailed,
+                AuditOutcome::Failure("wrong second-factor code".into()),
+            );
             if let Err(err) = self.store.append_audit(&e) {
                 tracing::error!(error = %err, "could not audit a failed second factor");
             }
@@ -320,7 +365,10 @@ impl Services {
             let e = self.account_audit_entry(Some(account), AuditAction::SignIn, AuditOutcome::Success);
             self.store.append_audit(&e)?;
         }
-        Ok(SignedIn { account: signed.account, session: s })
+        Ok(SignedIn {
+            account: signed.account,
+            session: s,
+        })
     }
 
     /// Checks a TOTP or recovery code, updating the replay step or spending the recovery code.
@@ -332,9 +380,18 @@ impl Services {
             creds.totp_last_step = step;
             return (true, AuditAction::SignIn);
         }
-        let normalized: String = code.trim().to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let normalized: String = code
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
         let fp = fingerprint(&normalized);
-        if let Some(i) = creds.recovery_codes.iter().position(|c| super::secrets::same_secret(c, &fp)) {
+        if let Some(i) = creds
+            .recovery_codes
+            .iter()
+            .position(|c| super::secrets::same_secret(c, &fp))
+        {
             creds.recovery_codes.remove(i);
             return (true, AuditAction::RecoveryCodeUsed);
         }
@@ -365,8 +422,15 @@ impl Services {
         self.auth
             .throttle
             .hit(&format!("reset:{client}"), Policy::ADDRESS)
-            .map_err(|t| ServiceError::Throttled { retry_after_secs: t.retry_after_secs })?;
-        if self.auth.throttle.hit(&format!("mail:{typed}"), Policy::MAIL).is_err() {
+            .map_err(|t| ServiceError::Throttled {
+                retry_after_secs: t.retry_after_secs,
+            })?;
+        if self
+            .auth
+            .throttle
+            .hit(&format!("mail:{typed}"), Policy::MAIL)
+            .is_err()
+        {
             // Quietly send nothing more: the answer stays the same.
             return Ok(());
         }
@@ -386,19 +450,31 @@ impl Services {
         let t = self
             .store
             .take_email_token(&hash, EmailPurpose::Reset, self.now())?
-            .ok_or_else(|| ServiceError::Unauthenticated("This reset link is not valid any more; ask for a new one.".into()))?;
+            .ok_or_else(|| {
+                ServiceError::Unauthenticated(
+                    "This reset link is not valid any more; ask for a new one.".into(),
+                )
+            })?;
         let account = self.account(t.account)?;
         if let Some(p) = password_problem(new_password, &[&account.email, &account.display_name]) {
             // Give the person a fresh link in place of the spent one.
             self.issue_email_link(&account, EmailPurpose::Reset)?;
-            return Err(ServiceError::invalid("value", "password", format!("{p} We have emailed you a new link.")));
+            return Err(ServiceError::invalid(
+                "value",
+                "password",
+                format!("{p} We have emailed you a new link."),
+            ));
         }
         let mut creds = self.credentials_of(account.id)?;
         creds.password_hash = hash_password(new_password);
         creds.password_changed_at = self.now();
         // The link proves the address too.
         creds.email_verified_at.get_or_insert(self.now());
-        let e = self.account_audit_entry(Some(account.id), AuditAction::PasswordReset, AuditOutcome::Success);
+        let e = self.account_audit_entry(
+            Some(account.id),
+            AuditAction::PasswordReset,
+            AuditOutcome::Success,
+        );
         self.store.put_credentials(&creds, Some(&e))?;
         self.store.delete_sessions_of(account.id)?;
         Ok(account)
@@ -413,7 +489,11 @@ impl Services {
         }
         creds.password_hash = hash_password(new_password);
         creds.password_changed_at = self.now();
-        let e = self.account_audit_entry(Some(account.id), AuditAction::PasswordChanged, AuditOutcome::Success);
+        let e = self.account_audit_entry(
+            Some(account.id),
+            AuditAction::PasswordChanged,
+            AuditOutcome::Success,
+        );
         self.store.put_credentials(&creds, Some(&e))?;
         self.end_other_sessions(signed)
     }
@@ -426,7 +506,9 @@ impl Services {
         let creds = self.credentials_of(account.id)?;
         if !verify_password(password, &creds.password_hash) {
             self.auth.throttle.fail(&key, Policy::SIGN_IN);
-            return Err(ServiceError::Unauthenticated("The current password is not right.".into()));
+            return Err(ServiceError::Unauthenticated(
+                "The current password is not right.".into(),
+            ));
         }
         Ok(creds)
     }
@@ -464,14 +546,22 @@ impl Services {
         let unix = (self.now().0 / 1_000_000).max(0) as u64;
         let Some(step) = totp::verify(&secret, code, unix, creds.totp_last_step) else {
             self.auth.throttle.fail(&key, Policy::TOTP);
-            return Err(ServiceError::invalid("value", "code", "That code is not right; check your authenticator's clock."));
+            return Err(ServiceError::invalid(
+                "value",
+                "code",
+                "That code is not right; check your authenticator's clock.",
+            ));
         };
         self.auth.throttle.clear(&key);
         creds.totp_last_step = step;
         creds.totp_enabled_at = Some(self.now());
         let codes = new_recovery_codes();
         creds.recovery_codes = codes.iter().map(|c| fingerprint(&c.replace('-', ""))).collect();
-        let e = self.account_audit_entry(Some(account), AuditAction::TwoFactorEnabled, AuditOutcome::Success);
+        let e = self.account_audit_entry(
+            Some(account),
+            AuditAction::TwoFactorEnabled,
+            AuditOutcome::Success,
+        );
         self.store.put_credentials(&creds, Some(&e))?;
         Ok(codes)
     }
@@ -483,9 +573,12 @@ impl Services {
         creds.totp_secret = None;
         creds.totp_enabled_at = None;
         creds.recovery_codes.clear();
-        let e = self.account_audit_entry(Some(account.id), AuditAction::TwoFactorDisabled, AuditOutcome::Success);
-        self.store.put_credentials(&creds, Some(&e))
-            .map_err(Into::into)
+        let e = self.account_audit_entry(
+            Some(account.id),
+            AuditAction::TwoFactorDisabled,
+            AuditOutcome::Success,
+        );
+        self.store.put_credentials(&creds, Some(&e)).map_err(Into::into)
     }
 
     /// Whether two-factor is on, and how many recovery codes are left.
@@ -500,9 +593,17 @@ impl Services {
     }
 
     /// Sets a password for an account created without one (operator tooling and tests).
-    pub fn set_password_as_operator(&self, ctx: &Context, account: AccountId, password: &str, verified: bool) -> ServiceResult<()> {
+    pub fn set_password_as_operator(
+        &self,
+        ctx: &Context,
+        account: AccountId,
+        password: &str,
+        verified: bool,
+    ) -> ServiceResult<()> {
         if !matches!(ctx.principal, crate::context::Principal::Operator) {
-            return Err(ServiceError::Forbidden("only the operator sets passwords directly".into()));
+            return Err(ServiceError::Forbidden(
+                "only the operator sets passwords directly".into(),
+            ));
         }
         let acc = self.account(account)?;
         if let Some(p) = password_problem(password, &[&acc.email, &acc.display_name]) {
@@ -535,7 +636,9 @@ fn new_recovery_codes() -> Vec<String> {
     let mut rng = rand::rng();
     (0..RECOVERY_CODES)
         .map(|_| {
-            let s: String = (0..12).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+            let s: String = (0..12)
+                .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+                .collect();
             format!("{}-{}-{}", &s[0..4], &s[4..8], &s[8..12])
         })
         .collect()

@@ -72,7 +72,10 @@ impl Services {
             AppKind::ConfidentialWeb => ClientAuth::ClientSecretBasic,
             AppKind::BackendService => ClientAuth::PrivateKeyJwt,
         });
-        let uses_secret = matches!(method, ClientAuth::ClientSecretBasic | ClientAuth::ClientSecretPost);
+        let uses_secret = matches!(
+            method,
+            ClientAuth::ClientSecretBasic | ClientAuth::ClientSecretPost
+        );
         let (secret, secret_hash) = match existing.and_then(|a| a.secret_hash.clone()) {
             Some(h) if uses_secret => (None, Some(h)),
             _ if uses_secret => {
@@ -128,7 +131,8 @@ impl Services {
         self.audited(ctx, None, AuditAction::RegisterApp, || {
             Self::require_operator(ctx)?;
             let r = self.build_app(reg, None)?;
-            self.store.create_app(&r.app, &self.app_audit(ctx, AuditAction::RegisterApp))?;
+            self.store
+                .create_app(&r.app, &self.app_audit(ctx, AuditAction::RegisterApp))?;
             Ok(r)
         })
     }
@@ -140,7 +144,8 @@ impl Services {
             Self::require_operator(ctx)?;
             let existing = self.require_app(id)?;
             let r = self.build_app(reg, Some(&existing))?;
-            self.store.update_app(&r.app, &self.app_audit(ctx, AuditAction::UpdateApp))?;
+            self.store
+                .update_app(&r.app, &self.app_audit(ctx, AuditAction::UpdateApp))?;
             Ok(r.app)
         })
     }
@@ -152,7 +157,8 @@ impl Services {
             let mut app = self.require_app(id)?;
             app.disabled = disabled;
             app.updated_at = self.now();
-            self.store.update_app(&app, &self.app_audit(ctx, AuditAction::UpdateApp))?;
+            self.store
+                .update_app(&app, &self.app_audit(ctx, AuditAction::UpdateApp))?;
             Ok(app)
         })
     }
@@ -186,14 +192,22 @@ impl Services {
         self.auth
             .throttle
             .check(&key)
-            .map_err(|t| ServiceError::Throttled { retry_after_secs: t.retry_after_secs })?;
-        let app = self.store.app(&AppId(client_id.clone()))?.filter(|a| !a.disabled).ok_or_else(bad)?;
+            .map_err(|t| ServiceError::Throttled {
+                retry_after_secs: t.retry_after_secs,
+            })?;
+        let app = self
+            .store
+            .app(&AppId(client_id.clone()))?
+            .filter(|a| !a.disabled)
+            .ok_or_else(bad)?;
         let ok = match app.auth_method {
             ClientAuth::None => creds.secret.is_none() && creds.assertion.is_none(),
-            ClientAuth::ClientSecretBasic | ClientAuth::ClientSecretPost => match (&creds.secret, &app.secret_hash) {
-                (Some(s), Some(h)) => same_secret(&fingerprint(s), h),
-                _ => false,
-            },
+            ClientAuth::ClientSecretBasic | ClientAuth::ClientSecretPost => {
+                match (&creds.secret, &app.secret_hash) {
+                    (Some(s), Some(h)) => same_secret(&fingerprint(s), h),
+                    _ => false,
+                }
+            }
             ClientAuth::PrivateKeyJwt => match &creds.assertion {
                 Some(a) => self.check_assertion(&app, a)?,
                 None => false,
@@ -214,10 +228,17 @@ impl Services {
         let Ok(header) = jsonwebtoken::decode_header(assertion) else {
             return Ok(false);
         };
-        if !matches!(header.alg, Algorithm::RS384 | Algorithm::ES384 | Algorithm::RS256 | Algorithm::ES256) {
+        if !matches!(
+            header.alg,
+            Algorithm::RS384 | Algorithm::ES384 | Algorithm::RS256 | Algorithm::ES256
+        ) {
             return Ok(false);
         }
-        let Some(set) = app.jwks.clone().and_then(|j| serde_json::from_value::<JwkSet>(j).ok()) else {
+        let Some(set) = app
+            .jwks
+            .clone()
+            .and_then(|j| serde_json::from_value::<JwkSet>(j).ok())
+        else {
             return Ok(false);
         };
         let jwk = match &header.kid {

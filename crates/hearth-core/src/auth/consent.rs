@@ -8,7 +8,7 @@
 //! to ask again, and the old grant keeps working for what it covered.
 
 use hearth_domain::auth::{App, Grant, GrantedRule, Perms, Scopes};
-use hearth_domain::{Access, AccountId, AppId, AuditAction, RecordId, Record, Timestamp};
+use hearth_domain::{Access, AccountId, AppId, AuditAction, Record, RecordId, Timestamp};
 use hearth_store::GrantUse;
 
 use crate::authz::Decision;
@@ -66,10 +66,19 @@ impl Services {
     }
 
     /// What the app asks of `account` on `record`, given the scopes it requested.
-    pub fn consent_offer(&self, account: AccountId, app: &AppId, record: RecordId, scopes: &Scopes) -> ServiceResult<ConsentOffer> {
+    pub fn consent_offer(
+        &self,
+        account: AccountId,
+        app: &AppId,
+        record: RecordId,
+        scopes: &Scopes,
+    ) -> ServiceResult<ConsentOffer> {
         let app = self.require_app(app)?;
         let (record, access) = self.person_access(account, record)?;
-        let existing = self.store.grant(&app.id, record.id, account)?.filter(Grant::is_active);
+        let existing = self
+            .store
+            .grant(&app.id, record.id, account)?
+            .filter(Grant::is_active);
         let cap = access.level.perms();
         let mut rules = Vec::new();
         for r in &app.rules {
@@ -77,7 +86,9 @@ impl Services {
             if asked.is_empty() && !r.required {
                 continue;
             }
-            let granted = existing.as_ref().is_some_and(|g| g.rules.iter().any(|x| x.name == r.name));
+            let granted = existing
+                .as_ref()
+                .is_some_and(|g| g.rules.iter().any(|x| x.name == r.name));
             rules.push(RuleOffer {
                 name: r.name.clone(),
                 types: r.data_types.display(),
@@ -99,11 +110,22 @@ impl Services {
     }
 
     /// Records the person's consent: every required rule plus the optional rules ticked.
-    pub fn grant_consent(&self, account: AccountId, app: &AppId, record: RecordId, scopes: &Scopes, answer: &ConsentAnswer) -> ServiceResult<Grant> {
+    pub fn grant_consent(
+        &self,
+        account: AccountId,
+        app: &AppId,
+        record: RecordId,
+        scopes: &Scopes,
+        answer: &ConsentAnswer,
+    ) -> ServiceResult<Grant> {
         let offer = self.consent_offer(account, app, record, scopes)?;
         for name in &answer.optional {
             if !offer.rules.iter().any(|r| &r.name == name && !r.required) {
-                return Err(ServiceError::invalid("value", "optional", format!("{name:?} is not an optional rule of this app")));
+                return Err(ServiceError::invalid(
+                    "value",
+                    "optional",
+                    format!("{name:?} is not an optional rule of this app"),
+                ));
             }
         }
         if offer.app.disabled {
@@ -118,7 +140,11 @@ impl Services {
                 if r.required {
                     return Err(ServiceError::Forbidden(format!(
                         "this app requires {} access to {}, which your access to this record ({}) does not include",
-                        offer.app.rule(&r.name).map(|x| x.permissions.words().join(", ")).unwrap_or_default(),
+                        offer
+                            .app
+                            .rule(&r.name)
+                            .map(|x| x.permissions.words().join(", "))
+                            .unwrap_or_default(),
                         r.types,
                         offer.access.level
                     )));
@@ -134,7 +160,11 @@ impl Services {
             });
         }
         if rules.is_empty() {
-            return Err(ServiceError::invalid("value", "optional", "Choose at least one thing this app may do."));
+            return Err(ServiceError::invalid(
+                "value",
+                "optional",
+                "Choose at least one thing this app may do.",
+            ));
         }
         let now = self.now();
         let previous = self.store.grant(app, record, account)?;
@@ -144,13 +174,24 @@ impl Services {
             record,
             account,
             rules,
-            granted_at: previous.as_ref().filter(|g| g.is_active()).map_or(now, |g| g.granted_at),
+            granted_at: previous
+                .as_ref()
+                .filter(|g| g.is_active())
+                .map_or(now, |g| g.granted_at),
             updated_at: now,
             revoked_at: None,
             last_read_at: previous.as_ref().and_then(|g| g.last_read_at),
             last_write_at: previous.as_ref().and_then(|g| g.last_write_at),
         };
-        let mut audit = self.audit_entry(&Context::person(account), Some(record), if changed { AuditAction::ConsentChanged } else { AuditAction::ConsentGranted });
+        let mut audit = self.audit_entry(
+            &Context::person(account),
+            Some(record),
+            if changed {
+                AuditAction::ConsentChanged
+            } else {
+                AuditAction::ConsentGranted
+            },
+        );
         audit.app = Some(app.clone());
         audit.data_types = grant_types(&grant);
         self.store.put_grant(&grant, &audit)?;
@@ -178,15 +219,29 @@ impl Services {
 
     /// Takes a grant back: by the person who made it or a custodian of the record. Effective on
     /// the app's next request.
-    pub fn revoke_consent(&self, by: AccountId, app: &AppId, record: RecordId, granted_by: AccountId) -> ServiceResult<()> {
+    pub fn revoke_consent(
+        &self,
+        by: AccountId,
+        app: &AppId,
+        record: RecordId,
+        granted_by: AccountId,
+    ) -> ServiceResult<()> {
         let (_, access) = self.person_access(by, record)?;
         if by != granted_by && !access.is_custodian() {
-            return Err(ServiceError::Forbidden("only the person who authorised the app or a custodian may remove it".into()));
+            return Err(ServiceError::Forbidden(
+                "only the person who authorised the app or a custodian may remove it".into(),
+            ));
         }
         self.revoke_grant(Context::person(by), app, record, granted_by)
     }
 
-    fn revoke_grant(&self, ctx: Context, app: &AppId, record: RecordId, granted_by: AccountId) -> ServiceResult<()> {
+    fn revoke_grant(
+        &self,
+        ctx: Context,
+        app: &AppId,
+        record: RecordId,
+        granted_by: AccountId,
+    ) -> ServiceResult<()> {
         let mut grant = self
             .store
             .grant(app, record, granted_by)?
@@ -206,7 +261,9 @@ impl Services {
     /// do the token and its family.
     pub fn app_removes_authorisation(&self, ctx: &Context, token_family: &str) -> ServiceResult<u64> {
         let crate::context::Principal::App(a) = &ctx.principal else {
-            return Err(ServiceError::Forbidden("only an app removes its own authorisation".into()));
+            return Err(ServiceError::Forbidden(
+                "only an app removes its own authorisation".into(),
+            ));
         };
         let Some(account) = a.account else {
             return Err(ServiceError::Forbidden("this token acts for no person".into()));
@@ -227,15 +284,20 @@ impl Services {
     /// an active grant on, or (backend services) every record it holds a grant on.
     pub fn records_for(&self, ctx: &Context) -> ServiceResult<Vec<RecordId>> {
         let crate::context::Principal::App(a) = &ctx.principal else {
-            return Err(ServiceError::Forbidden("only app tokens are resolved to records".into()));
+            return Err(ServiceError::Forbidden(
+                "only app tokens are resolved to records".into(),
+            ));
         };
         if let Some(r) = a.record {
             return Ok(vec![r]);
         }
         let mut out: Vec<RecordId> = match (a.issuer, a.account) {
-            (hearth_domain::auth::TokenIssuer::Operator, Some(acc)) => {
-                self.store.records_of(acc)?.into_iter().map(|(r, _)| r.id).collect()
-            }
+            (hearth_domain::auth::TokenIssuer::Operator, Some(acc)) => self
+                .store
+                .records_of(acc)?
+                .into_iter()
+                .map(|(r, _)| r.id)
+                .collect(),
             (hearth_domain::auth::TokenIssuer::Operator, None) => vec![],
             (_, Some(acc)) => self
                 .store

@@ -64,7 +64,12 @@ impl Services {
     /// The public keys, as served at the JWKS endpoint.
     pub fn jwks(&self) -> ServiceResult<Value> {
         self.current_key()?;
-        let keys: Vec<Value> = self.store.signing_keys()?.into_iter().map(|k| k.public_jwk).collect();
+        let keys: Vec<Value> = self
+            .store
+            .signing_keys()?
+            .into_iter()
+            .map(|k| k.public_jwk)
+            .collect();
         Ok(json!({ "keys": keys }))
     }
 
@@ -73,6 +78,7 @@ impl Services {
         let (kid, key) = self.current_key()?;
         let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some(kid);
-        jsonwebtoken::encode(&header, claims, &key).map_err(|e| ServiceError::Internal(format!("signing failed: {e}")))
+        jsonwebtoken::encode(&header, claims, &key)
+            .map_err(|e| ServiceError::Internal(format!("signing failed: {e}")))
     }
 }

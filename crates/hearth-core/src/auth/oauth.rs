@@ -124,8 +124,14 @@ pub fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
 
 fn pkce_ok(verifier: &str, challenge: &str) -> bool {
     let valid = (43..=128).contains(&verifier.len())
-        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-    valid && super::secrets::same_secret(&URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())), challenge)
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    valid
+        && super::secrets::same_secret(
+            &URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
+            challenge,
+        )
 }
 
 /// A token record's fields that vary; the rest (times, hash, family) are filled by `mint`.
@@ -167,16 +173,25 @@ impl Services {
 
     /// Checks an authorization request before anyone signs in.
     pub fn check_authorize(&self, p: &AuthorizeParams) -> Result<AuthorizeRequest, AuthorizeError> {
-        let client_id = p.client_id.clone().ok_or_else(|| AuthorizeError::Show("The request names no app (client_id is missing).".into()))?;
+        let client_id = p
+            .client_id
+            .clone()
+            .ok_or_else(|| AuthorizeError::Show("The request names no app (client_id is missing).".into()))?;
         let app = self
             .store
             .app(&AppId(client_id))
             .map_err(|_| AuthorizeError::Show("Hearth could not look up this app; try again later.".into()))?
             .filter(|a| !a.disabled && a.kind != AppKind::BackendService)
-            .ok_or_else(|| AuthorizeError::Show("This app is not registered with this Hearth server.".into()))?;
+            .ok_or_else(|| {
+                AuthorizeError::Show("This app is not registered with this Hearth server.".into())
+            })?;
         let redirect_uri = match &p.redirect_uri {
             Some(u) if app.redirect_uris.iter().any(|r| r == u) => u.clone(),
-            Some(_) => return Err(AuthorizeError::Show("The app sent a redirect address it did not register.".into())),
+            Some(_) => {
+                return Err(AuthorizeError::Show(
+                    "The app sent a redirect address it did not register.".into(),
+                ));
+            }
             None if app.redirect_uris.len() == 1 => app.redirect_uris[0].clone(),
             None => return Err(AuthorizeError::Show("The request names no redirect_uri.".into())),
         };
@@ -190,28 +205,50 @@ impl Services {
             AuthorizeError::Redirect(with_query(&redirect_uri, &params))
         };
         if p.response_type.as_deref() != Some("code") {
-            return Err(fail("unsupported_response_type", "only response_type=code is supported"));
+            return Err(fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            ));
         }
         let Some(challenge) = p.code_challenge.clone().filter(|c| !c.is_empty()) else {
-            return Err(fail("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256"));
+            return Err(fail(
+                "invalid_request",
+                "PKCE is required: send code_challenge with code_challenge_method=S256",
+            ));
         };
         if p.code_challenge_method.as_deref() != Some("S256") {
-            return Err(fail("invalid_request", "code_challenge_method must be S256 (plain is not accepted)"));
+            return Err(fail(
+                "invalid_request",
+                "code_challenge_method must be S256 (plain is not accepted)",
+            ));
         }
         if challenge.len() != 43 || URL_SAFE_NO_PAD.decode(&challenge).is_err() {
-            return Err(fail("invalid_request", "code_challenge must be the base64url SHA-256 of the verifier"));
+            return Err(fail(
+                "invalid_request",
+                "code_challenge must be the base64url SHA-256 of the verifier",
+            ));
         }
         if let Some(aud) = &p.aud
             && aud.trim_end_matches('/') != self.auth.settings.fhir_base()
         {
-            return Err(fail("invalid_request", "aud does not name this server's FHIR endpoint"));
+            return Err(fail(
+                "invalid_request",
+                "aud does not name this server's FHIR endpoint",
+            ));
         }
-        let scopes = Scopes::parse(p.scope.as_deref().unwrap_or("")).map_err(|e| fail("invalid_scope", &e))?;
+        let scopes =
+            Scopes::parse(p.scope.as_deref().unwrap_or("")).map_err(|e| fail("invalid_scope", &e))?;
         if scopes.has_context(ScopeContext::System) {
-            return Err(fail("invalid_scope", "system/ scopes are for backend services (client_credentials)"));
+            return Err(fail(
+                "invalid_scope",
+                "system/ scopes are for backend services (client_credentials)",
+            ));
         }
         if scopes.resources.is_empty() && !scopes.openid {
-            return Err(fail("invalid_scope", "ask for at least one patient/ or user/ scope"));
+            return Err(fail(
+                "invalid_scope",
+                "ask for at least one patient/ or user/ scope",
+            ));
         }
         Ok(AuthorizeRequest {
             app,
@@ -225,7 +262,10 @@ impl Services {
 
     /// The redirect that tells the app the person declined.
     pub fn authorize_denied(&self, req: &AuthorizeRequest) -> String {
-        let mut params = vec![("error", "access_denied"), ("error_description", "the person declined")];
+        let mut params = vec![
+            ("error", "access_denied"),
+            ("error_description", "the person declined"),
+        ];
         if let Some(s) = &req.state {
             params.push(("state", s));
         }
@@ -235,7 +275,13 @@ impl Services {
     }
 
     /// After consent: issues a single-use code for the app and returns the redirect URI.
-    pub fn issue_code(&self, account: AccountId, req: &AuthorizeRequest, record: RecordId, grant: &Grant) -> ServiceResult<String> {
+    pub fn issue_code(
+        &self,
+        account: AccountId,
+        req: &AuthorizeRequest,
+        record: RecordId,
+        grant: &Grant,
+    ) -> ServiceResult<String> {
         let allowed = |t: &str| grant.perms(t, true);
         let mut scopes = narrow(&req.scopes, allowed);
         let offline = scopes.offline_access && grant.rules.iter().any(|r| r.offline);
@@ -338,8 +384,15 @@ impl Services {
             .map(|(r, _)| format!("{}/Patient/{}", self.auth.settings.fhir_base(), r.patient_item)))
     }
 
-    fn id_token(&self, t: &TokenRecord, nonce: Option<&str>, fhir_user: Option<&str>) -> ServiceResult<String> {
-        let account = t.account.ok_or_else(|| ServiceError::Internal("an ID token needs a person".into()))?;
+    fn id_token(
+        &self,
+        t: &TokenRecord,
+        nonce: Option<&str>,
+        fhir_user: Option<&str>,
+    ) -> ServiceResult<String> {
+        let account = t
+            .account
+            .ok_or_else(|| ServiceError::Internal("an ID token needs a person".into()))?;
         let now = self.now().0 / 1_000_000;
         let mut claims = json!({
             "iss": self.auth.settings.public_url,
@@ -369,7 +422,10 @@ impl Services {
             return Ok(true);
         };
         Ok(match t.record {
-            Some(r) => self.store.grant(&t.app, r, account)?.is_some_and(|g| g.is_active()),
+            Some(r) => self
+                .store
+                .grant(&t.app, r, account)?
+                .is_some_and(|g| g.is_active()),
             None => self
                 .store
                 .grants_by_account(account)?
@@ -378,7 +434,12 @@ impl Services {
         })
     }
 
-    fn respond(&self, access: (String, TokenRecord), refresh: Option<(String, TokenRecord)>, nonce: Option<&str>) -> ServiceResult<TokenResponse> {
+    fn respond(
+        &self,
+        access: (String, TokenRecord),
+        refresh: Option<(String, TokenRecord)>,
+        nonce: Option<&str>,
+    ) -> ServiceResult<TokenResponse> {
         let (token, rec) = access;
         let scopes = Scopes::parse(&rec.scope).unwrap_or_default();
         let fhir_user = match rec.account {
@@ -390,7 +451,8 @@ impl Services {
         } else {
             None
         };
-        self.store.put_token(&rec, Some(&self.token_audit(&rec, AuditAction::TokenIssued)))?;
+        self.store
+            .put_token(&rec, Some(&self.token_audit(&rec, AuditAction::TokenIssued)))?;
         if let Some((_, r)) = &refresh {
             self.store.put_token(r, None)?;
         }
@@ -407,16 +469,30 @@ impl Services {
     }
 
     /// `grant_type=authorization_code`.
-    pub fn exchange_code(&self, client: &ClientCredentials, code: &str, redirect_uri: Option<&str>, verifier: Option<&str>) -> Result<TokenResponse, OAuthError> {
+    pub fn exchange_code(
+        &self,
+        client: &ClientCredentials,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
         let app = self.authenticate_client(client)?;
         let invalid = |d: &str| OAuthError::new("invalid_grant", d);
-        let t = match self.store.spend_token(&fingerprint(code), self.now()).map_err(ServiceError::from)? {
+        let t = match self
+            .store
+            .spend_token(&fingerprint(code), self.now())
+            .map_err(ServiceError::from)?
+        {
             SpendOutcome::Spent(t) if t.kind == TokenKind::Code => t,
             SpendOutcome::AlreadyUsed(t) if t.kind == TokenKind::Code => {
                 // A replayed code: everything issued from it is revoked (OAuth 2.1 §4.1.3).
                 let e = self.token_audit(&t, AuditAction::TokenRevoked);
-                self.store.revoke_family(&t.family, self.now(), Some(&e)).map_err(ServiceError::from)?;
-                return Err(invalid("the code was already used; tokens issued from it are revoked"));
+                self.store
+                    .revoke_family(&t.family, self.now(), Some(&e))
+                    .map_err(ServiceError::from)?;
+                return Err(invalid(
+                    "the code was already used; tokens issued from it are revoked",
+                ));
             }
             _ => return Err(invalid("unknown code")),
         };
@@ -431,7 +507,10 @@ impl Services {
             return Err(invalid("redirect_uri does not match the authorization request"));
         }
         let Some(v) = verifier else {
-            return Err(OAuthError::new("invalid_request", "code_verifier is required (PKCE)"));
+            return Err(OAuthError::new(
+                "invalid_request",
+                "code_verifier is required (PKCE)",
+            ));
         };
         if !pkce_ok(v, &data.code_challenge) {
             return Err(invalid("code_verifier does not match the code_challenge"));
@@ -446,17 +525,30 @@ impl Services {
     }
 
     /// `grant_type=refresh_token`: rotates the refresh token; reuse revokes the family.
-    pub fn refresh(&self, client: &ClientCredentials, refresh_token: &str, scope: Option<&str>) -> Result<TokenResponse, OAuthError> {
+    pub fn refresh(
+        &self,
+        client: &ClientCredentials,
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
         let app = self.authenticate_client(client)?;
         let invalid = |d: &str| OAuthError::new("invalid_grant", d);
         let now = self.now();
-        let t = match self.store.spend_token(&fingerprint(refresh_token), now).map_err(ServiceError::from)? {
+        let t = match self
+            .store
+            .spend_token(&fingerprint(refresh_token), now)
+            .map_err(ServiceError::from)?
+        {
             SpendOutcome::Spent(t) if t.kind == TokenKind::Refresh => t,
             SpendOutcome::AlreadyUsed(t) if t.kind == TokenKind::Refresh => {
                 let e = self.token_audit(&t, AuditAction::TokenRevoked);
-                self.store.revoke_family(&t.family, now, Some(&e)).map_err(ServiceError::from)?;
+                self.store
+                    .revoke_family(&t.family, now, Some(&e))
+                    .map_err(ServiceError::from)?;
                 tracing::warn!(app = %t.app, "a spent refresh token was reused; its family is revoked");
-                return Err(invalid("the refresh token was already used; every token of this authorisation is revoked"));
+                return Err(invalid(
+                    "the refresh token was already used; every token of this authorisation is revoked",
+                ));
             }
             _ => return Err(invalid("unknown refresh token")),
         };
@@ -494,10 +586,17 @@ impl Services {
     }
 
     /// `grant_type=client_credentials` for backend services (`system/` scopes).
-    pub fn client_credentials(&self, client: &ClientCredentials, scope: Option<&str>) -> Result<TokenResponse, OAuthError> {
+    pub fn client_credentials(
+        &self,
+        client: &ClientCredentials,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
         let app = self.authenticate_client(client)?;
         if app.kind != AppKind::BackendService {
-            return Err(OAuthError::new("unauthorized_client", "client_credentials is for backend services"));
+            return Err(OAuthError::new(
+                "unauthorized_client",
+                "client_credentials is for backend services",
+            ));
         }
         let scopes = Scopes::parse(scope.unwrap_or("")).map_err(|e| OAuthError::new("invalid_scope", e))?;
         if scopes.resources.is_empty() || scopes.resources.iter().any(|r| r.context != ScopeContext::System) {
@@ -627,31 +726,68 @@ impl Services {
 
     /// `hearth admin issue-token`: a bearer token confined to one record (`patient/` scopes) or
     /// reaching every record of an account (`user/` scopes). Audited and revocable like any.
-    pub fn issue_operator_token(&self, ctx: &Context, record: Option<RecordId>, account: Option<AccountId>, scope: &str, ttl_secs: i64) -> ServiceResult<(String, TokenRecord)> {
+    pub fn issue_operator_token(
+        &self,
+        ctx: &Context,
+        record: Option<RecordId>,
+        account: Option<AccountId>,
+        scope: &str,
+        ttl_secs: i64,
+    ) -> ServiceResult<(String, TokenRecord)> {
         if !matches!(ctx.principal, Principal::Operator) {
-            return Err(ServiceError::Forbidden("only the operator issues tokens directly".into()));
+            return Err(ServiceError::Forbidden(
+                "only the operator issues tokens directly".into(),
+            ));
         }
         let scopes = Scopes::parse(scope).map_err(|e| ServiceError::invalid("value", "scope", e))?;
         if scopes.resources.is_empty() {
-            return Err(ServiceError::invalid("value", "scope", "give at least one patient/ or user/ scope"));
+            return Err(ServiceError::invalid(
+                "value",
+                "scope",
+                "give at least one patient/ or user/ scope",
+            ));
         }
         match (record, account) {
             (Some(r), None) => {
-                if scopes.resources.iter().any(|s| s.context != ScopeContext::Patient) {
-                    return Err(ServiceError::invalid("value", "scope", "a record token takes patient/ scopes"));
+                if scopes
+                    .resources
+                    .iter()
+                    .any(|s| s.context != ScopeContext::Patient)
+                {
+                    return Err(ServiceError::invalid(
+                        "value",
+                        "scope",
+                        "a record token takes patient/ scopes",
+                    ));
                 }
-                self.store.record(r)?.ok_or_else(|| ServiceError::NotFound(format!("record {r} not found")))?;
+                self.store
+                    .record(r)?
+                    .ok_or_else(|| ServiceError::NotFound(format!("record {r} not found")))?;
             }
             (None, Some(a)) => {
                 if scopes.resources.iter().any(|s| s.context != ScopeContext::User) {
-                    return Err(ServiceError::invalid("value", "scope", "an account token takes user/ scopes"));
+                    return Err(ServiceError::invalid(
+                        "value",
+                        "scope",
+                        "an account token takes user/ scopes",
+                    ));
                 }
                 self.account(a)?;
             }
-            _ => return Err(ServiceError::invalid("value", "target", "give exactly one of a record or an account")),
+            _ => {
+                return Err(ServiceError::invalid(
+                    "value",
+                    "target",
+                    "give exactly one of a record or an account",
+                ));
+            }
         }
         if ttl_secs <= 0 {
-            return Err(ServiceError::invalid("value", "ttl", "the lifetime must be positive"));
+            return Err(ServiceError::invalid(
+                "value",
+                "ttl",
+                "the lifetime must be positive",
+            ));
         }
         let (token, rec) = self.mint(
             "hat",
@@ -667,14 +803,17 @@ impl Services {
                 code: None,
             },
         );
-        self.store.put_token(&rec, Some(&self.token_audit(&rec, AuditAction::TokenIssued)))?;
+        self.store
+            .put_token(&rec, Some(&self.token_audit(&rec, AuditAction::TokenIssued)))?;
         Ok((token, rec))
     }
 
     /// A key for the admin API (`hearth admin issue-admin-key`): stored hashed, revocable.
     pub fn issue_admin_key(&self, ctx: &Context, ttl_secs: i64) -> ServiceResult<String> {
         if !matches!(ctx.principal, Principal::Operator) {
-            return Err(ServiceError::Forbidden("only the operator issues admin keys".into()));
+            return Err(ServiceError::Forbidden(
+                "only the operator issues admin keys".into(),
+            ));
         }
         let (token, rec) = self.mint(
             "hak",
@@ -690,7 +829,8 @@ impl Services {
                 code: None,
             },
         );
-        self.store.put_token(&rec, Some(&self.token_audit(&rec, AuditAction::TokenIssued)))?;
+        self.store
+            .put_token(&rec, Some(&self.token_audit(&rec, AuditAction::TokenIssued)))?;
         Ok(token)
     }
 
@@ -707,7 +847,9 @@ impl Services {
     /// Revokes an operator-issued (or any) token by its value (operator only).
     pub fn revoke_as_operator(&self, ctx: &Context, token: &str) -> ServiceResult<bool> {
         if !matches!(ctx.principal, Principal::Operator) {
-            return Err(ServiceError::Forbidden("only the operator revokes tokens directly".into()));
+            return Err(ServiceError::Forbidden(
+                "only the operator revokes tokens directly".into(),
+            ));
         }
         let Some(t) = self.store.token(&fingerprint(token))? else {
             return Ok(false);
@@ -732,7 +874,13 @@ mod tests {
 
     #[test]
     fn query_parameters_are_appended_and_encoded() {
-        assert_eq!(with_query("https://a/cb", &[("code", "x y"), ("state", "s&t")]), "https://a/cb?code=x+y&state=s%26t");
-        assert_eq!(with_query("https://a/cb?k=v", &[("code", "c")]), "https://a/cb?k=v&code=c");
+        assert_eq!(
+            with_query("https://a/cb", &[("code", "x y"), ("state", "s&t")]),
+            "https://a/cb?code=x+y&state=s%26t"
+        );
+        assert_eq!(
+            with_query("https://a/cb?k=v", &[("code", "c")]),
+            "https://a/cb?k=v&code=c"
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! OWASP's parameters) and the password policy (NIST SP 800-63B: long enough, not a known
 //! breached or guessable password).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -64,10 +64,14 @@ pub fn decoy_hash() -> &'static str {
 pub fn password_problem(password: &str, context: &[&str]) -> Option<String> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        return Some(format!("Passwords must have at least {MIN_PASSWORD_CHARS} characters."));
+        return Some(format!(
+            "Passwords must have at least {MIN_PASSWORD_CHARS} characters."
+        ));
     }
     if n > MAX_PASSWORD_CHARS {
-        return Some(format!("Passwords may have at most {MAX_PASSWORD_CHARS} characters."));
+        return Some(format!(
+            "Passwords may have at most {MAX_PASSWORD_CHARS} characters."
+        ));
     }
     let estimate = zxcvbn::zxcvbn(password, context);
     let breached = estimate.sequence().iter().any(|m| {

@@ -150,7 +150,12 @@ mod tests {
         for _ in 0..20 {
             t.fail("k", Policy::SIGN_IN);
         }
-        assert_eq!(t.check("k"), Err(Throttled { retry_after_secs: 900 }));
+        assert_eq!(
+            t.check("k"),
+            Err(Throttled {
+                retry_after_secs: 900
+            })
+        );
         clock.advance_seconds(900);
         assert!(t.check("k").is_ok());
         t.clear("k");

@@ -20,7 +20,11 @@ fn totp(secret_b32: &str) -> Option<TOTP> {
 
 /// The `otpauth://` URI authenticator apps scan.
 pub fn provisioning_uri(secret_b32: &str, issuer: &str, account: &str) -> String {
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20");
+    let enc = |s: &str| {
+        url::form_urlencoded::byte_serialize(s.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20")
+    };
     format!(
         "otpauth://totp/{}:{}?secret={secret_b32}&issuer={}&algorithm=SHA1&digits=6&period={STEP_SECS}",
         enc(issuer),
@@ -62,12 +66,21 @@ mod tests {
     fn rfc_6238_vector_and_replay() {
         // RFC 6238 appendix B, SHA-1 seed "12345678901234567890", T = 59 → 94287082 (8 digits);
         // the 6-digit code is its last six digits.
-        let secret = Secret::Raw(b"12345678901234567890".to_vec()).to_encoded().to_string();
+        let secret = Secret::Raw(b"12345678901234567890".to_vec())
+            .to_encoded()
+            .to_string();
         assert_eq!(code_at(&secret, 59).unwrap(), "287082");
         let step = verify(&secret, "287082", 59, 0).unwrap();
         assert_eq!(step, 1);
-        assert_eq!(verify(&secret, "287082", 59, step), None, "a code is accepted once");
+        assert_eq!(
+            verify(&secret, "287082", 59, step),
+            None,
+            "a code is accepted once"
+        );
         assert_eq!(verify(&secret, "000000", 59, 0), None);
-        assert!(provisioning_uri(&secret, "Hearth", "ann@example.org").starts_with("otpauth://totp/Hearth:ann%40example.org?secret="));
+        assert!(
+            provisioning_uri(&secret, "Hearth", "ann@example.org")
+                .starts_with("otpauth://totp/Hearth:ann%40example.org?secret=")
+        );
     }
 }

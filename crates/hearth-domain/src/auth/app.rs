@@ -164,7 +164,10 @@ impl App {
     /// Checks the registration for consistency; each problem is a sentence naming the field.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.id.0.trim().is_empty() || self.id.0.len() > 128 || self.id.0.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if self.id.0.trim().is_empty()
+            || self.id.0.len() > 128
+            || self.id.0.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             out.push("client_id must be 1–128 visible characters without spaces".into());
         }
         if self.name.trim().is_empty() {
@@ -173,16 +176,21 @@ impl App {
         match (self.kind, self.auth_method) {
             (AppKind::Public, ClientAuth::None) => {}
             (AppKind::Public, _) => out.push("a public app authenticates with \"none\" (PKCE only)".into()),
-            (AppKind::ConfidentialWeb, ClientAuth::None) => {
-                out.push("a confidential web app needs client_secret_basic, client_secret_post or private_key_jwt".into())
-            }
+            (AppKind::ConfidentialWeb, ClientAuth::None) => out.push(
+                "a confidential web app needs client_secret_basic, client_secret_post or private_key_jwt"
+                    .into(),
+            ),
             (AppKind::BackendService, m) if m != ClientAuth::PrivateKeyJwt => {
                 out.push("a backend service authenticates with private_key_jwt".into())
             }
             _ => {}
         }
         if matches!(self.auth_method, ClientAuth::PrivateKeyJwt) {
-            let keys = self.jwks.as_ref().and_then(|j| j.get("keys")).and_then(|k| k.as_array());
+            let keys = self
+                .jwks
+                .as_ref()
+                .and_then(|j| j.get("keys"))
+                .and_then(|k| k.as_array());
             if keys.is_none_or(|k| k.is_empty()) {
                 out.push("private_key_jwt needs a JWK Set with at least one key in jwks".into());
             }
@@ -222,7 +230,10 @@ impl App {
                 }
             }
             if self.kind == AppKind::BackendService && !r.offline {
-                out.push(format!("rule {:?}: a backend service acts only offline; set offline", r.name));
+                out.push(format!(
+                    "rule {:?}: a backend service acts only offline; set offline",
+                    r.name
+                ));
             }
         }
         out
@@ -240,9 +251,16 @@ pub fn redirect_uri_problem(u: &str) -> Option<&'static str> {
         return Some("must be an absolute URI");
     };
     match scheme {
-        "https" => rest.starts_with("//").then_some(()).map_or(Some("must be an absolute URI"), |_| None),
+        "https" => rest
+            .starts_with("//")
+            .then_some(())
+            .map_or(Some("must be an absolute URI"), |_| None),
         "http" => {
-            let host = rest.trim_start_matches("//").split(['/', '?']).next().unwrap_or("");
+            let host = rest
+                .trim_start_matches("//")
+                .split(['/', '?'])
+                .next()
+                .unwrap_or("");
             let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
             if matches!(host, "127.0.0.1" | "[::1]" | "localhost") {
                 None
@@ -250,7 +268,12 @@ pub fn redirect_uri_problem(u: &str) -> Option<&'static str> {
                 Some("http is allowed only for loopback addresses; use https")
             }
         }
-        s if s.contains('.') && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+')) => None,
+        s if s.contains('.')
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+')) =>
+        {
+            None
+        }
         _ => Some("must use https, loopback http, or a reverse-domain private scheme"),
     }
 }

@@ -54,16 +54,17 @@ impl Grant {
     /// Whether the app's current required rules ask for more than this grant gave: a required
     /// rule missing, or with data types, permissions or offline use it did not cover.
     pub fn needs_reconsent(&self, app: &App) -> bool {
-        app.rules.iter().filter(|r| r.required).any(|r| {
-            match self.rules.iter().find(|g| g.name == r.name) {
+        app.rules
+            .iter()
+            .filter(|r| r.required)
+            .any(|r| match self.rules.iter().find(|g| g.name == r.name) {
                 None => true,
                 Some(g) => {
                     !g.data_types.covers(&r.data_types)
                         || !g.permissions.contains(r.permissions)
                         || (r.offline && !g.offline)
                 }
-            }
-        })
+            })
     }
 }
 

@@ -111,7 +111,8 @@ impl TryFrom<String> for Perms {
         if s.is_empty() {
             return Ok(Perms::NONE);
         }
-        Perms::parse_smart(&s).ok_or_else(|| format!("invalid permissions {s:?}: expected letters of \"cruds\" in order"))
+        Perms::parse_smart(&s)
+            .ok_or_else(|| format!("invalid permissions {s:?}: expected letters of \"cruds\" in order"))
     }
 }
 

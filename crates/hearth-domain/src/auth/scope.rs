@@ -382,7 +382,13 @@ mod tests {
         let full = narrow(&req, |_| Perms::ALL);
         assert_eq!(full, req);
         // Every Condition is of the named type "condition": granting it keeps the scope whole.
-        let cond = narrow(&req, |t| if t == "condition" { Perms::READ } else { Perms::NONE });
+        let cond = narrow(&req, |t| {
+            if t == "condition" {
+                Perms::READ
+            } else {
+                Perms::NONE
+            }
+        });
         assert_eq!(cond.to_string(), "openid patient/Condition.rs");
     }
 }

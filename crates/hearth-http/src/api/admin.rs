@@ -40,7 +40,9 @@ impl FromRequestParts<AppState> for Operator {
             .map(|t| t.trim().to_string())
             .ok_or_else(|| fhir_error(ServiceError::Unauthenticated("an admin key is required".into())))?;
         let svc = state.services.clone();
-        let ctx = blocking(move || svc.resolve_admin_key(&key)).await.map_err(fhir_error)?;
+        let ctx = blocking(move || svc.resolve_admin_key(&key))
+            .await
+            .map_err(fhir_error)?;
         Ok(Operator(ctx))
     }
 }
@@ -61,18 +63,31 @@ fn ok(status: StatusCode, v: &Value) -> Response {
 }
 
 fn parse_registration(body: &[u8]) -> Result<AppRegistration, ServiceError> {
-    serde_json::from_slice(body).map_err(|e| ServiceError::invalid("structure", "", format!("the app registration is not valid JSON of the expected shape: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ServiceError::invalid(
+            "structure",
+            "",
+            format!("the app registration is not valid JSON of the expected shape: {e}"),
+        )
+    })
 }
 
 async fn list(State(state): State<AppState>, Operator(_): Operator) -> Response {
     let svc = state.services.clone();
     match blocking(move || svc.list_apps()).await {
-        Ok(apps) => ok(StatusCode::OK, &json!({"apps": apps.iter().map(app_json).collect::<Vec<_>>()})),
+        Ok(apps) => ok(
+            StatusCode::OK,
+            &json!({"apps": apps.iter().map(app_json).collect::<Vec<_>>()}),
+        ),
         Err(e) => fhir_error(e),
     }
 }
 
-async fn register(State(state): State<AppState>, Operator(ctx): Operator, body: axum::body::Bytes) -> Response {
+async fn register(
+    State(state): State<AppState>,
+    Operator(ctx): Operator,
+    body: axum::body::Bytes,
+) -> Response {
     let svc = state.services.clone();
     let r = blocking(move || {
         let reg = parse_registration(&body)?;
@@ -99,7 +114,12 @@ async fn read(State(state): State<AppState>, Operator(_): Operator, Path(id): Pa
     }
 }
 
-async fn update(State(state): State<AppState>, Operator(ctx): Operator, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+async fn update(
+    State(state): State<AppState>,
+    Operator(ctx): Operator,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
     let svc = state.services.clone();
     let r = blocking(move || {
         let reg = parse_registration(&body)?;

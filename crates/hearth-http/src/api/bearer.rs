@@ -27,9 +27,15 @@ impl FromRequestParts<AppState> for Bearer {
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| fhir_error(ServiceError::Unauthenticated("an access token is required".into())))?;
+            .ok_or_else(|| {
+                fhir_error(ServiceError::Unauthenticated(
+                    "an access token is required".into(),
+                ))
+            })?;
         let svc = state.services.clone();
-        let (context, token) = blocking(move || svc.resolve_bearer(&token)).await.map_err(fhir_error)?;
+        let (context, token) = blocking(move || svc.resolve_bearer(&token))
+            .await
+            .map_err(fhir_error)?;
         Ok(Bearer { context, token })
     }
 }

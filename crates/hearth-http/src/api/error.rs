@@ -105,8 +105,10 @@ pub fn oauth_error(e: OAuthError) -> Response {
         &json!({"error": e.error, "error_description": e.description}),
     );
     if status == StatusCode::UNAUTHORIZED {
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"hearth\""));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"hearth\""),
+        );
     }
     r
 }

@@ -38,7 +38,9 @@ fn check_type(rtype: &str) -> Result<(), ServiceError> {
     if hearth_fhir::is_resource_type(rtype) {
         Ok(())
     } else {
-        Err(ServiceError::NotFound(format!("{rtype} is not a FHIR R4 resource type")))
+        Err(ServiceError::NotFound(format!(
+            "{rtype} is not a FHIR R4 resource type"
+        )))
     }
 }
 
@@ -86,7 +88,11 @@ async fn metadata(State(state): State<AppState>) -> Response {
     )
 }
 
-async fn read(State(state): State<AppState>, bearer: Bearer, Path((rtype, id)): Path<(String, String)>) -> Response {
+async fn read(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path((rtype, id)): Path<(String, String)>,
+) -> Response {
     let svc = state.services.clone();
     let r = blocking(move || {
         check_type(&rtype)?;
@@ -114,13 +120,22 @@ struct SearchParams {
     count: Option<u32>,
 }
 
-async fn search(State(state): State<AppState>, bearer: Bearer, Path(rtype): Path<String>, Query(p): Query<SearchParams>) -> Response {
+async fn search(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path(rtype): Path<String>,
+    Query(p): Query<SearchParams>,
+) -> Response {
     let svc = state.services.clone();
     let base = svc.auth_settings().fhir_base();
     let r = blocking(move || {
         check_type(&rtype)?;
         let q = ItemQuery {
-            data_types: registry().for_resource_type(&rtype).iter().map(|d| d.key.to_string()).collect(),
+            data_types: registry()
+                .for_resource_type(&rtype)
+                .iter()
+                .map(|d| d.key.to_string())
+                .collect(),
             limit: p.count.unwrap_or(50).clamp(1, ItemQuery::MAX_LIMIT),
             ..ItemQuery::default()
         };
@@ -149,7 +164,12 @@ async fn search(State(state): State<AppState>, bearer: Bearer, Path(rtype): Path
     }
 }
 
-async fn create(State(state): State<AppState>, bearer: Bearer, Path(rtype): Path<String>, body: Bytes) -> Response {
+async fn create(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path(rtype): Path<String>,
+    body: Bytes,
+) -> Response {
     let svc = state.services.clone();
     let base = svc.auth_settings().fhir_base();
     let r = blocking(move || {
@@ -157,7 +177,11 @@ async fn create(State(state): State<AppState>, bearer: Bearer, Path(rtype): Path
         let resource: Value = serde_json::from_slice(&body)
             .map_err(|e| ServiceError::invalid("structure", "", format!("the body is not JSON: {e}")))?;
         if resource.get("resourceType").and_then(Value::as_str) != Some(rtype.as_str()) {
-            return Err(ServiceError::invalid("invalid", "resourceType", format!("the body is not a {rtype}")));
+            return Err(ServiceError::invalid(
+                "invalid",
+                "resourceType",
+                format!("the body is not a {rtype}"),
+            ));
         }
         let records = svc.records_for(&bearer.context)?;
         let [record] = records.as_slice() else {
@@ -170,14 +194,21 @@ async fn create(State(state): State<AppState>, bearer: Bearer, Path(rtype): Path
         let out = svc.write(
             &bearer.context,
             *record,
-            vec![ItemRequest::Create { id: None, resource, envelope: Default::default() }],
+            vec![ItemRequest::Create {
+                id: None,
+                resource,
+                envelope: Default::default(),
+            }],
         )?;
         let meta = match out.into_iter().next() {
             Some(WriteOutcome::Created(m) | WriteOutcome::Updated(m) | WriteOutcome::Unchanged(m)) => m,
             _ => return Err(ServiceError::Internal("a create produced no outcome".into())),
         };
         let item = svc.read_one(&bearer.context, *record, meta.id)?;
-        Ok((render(&item)?, format!("{base}/{rtype}/{}/_history/{}", meta.id, meta.version)))
+        Ok((
+            render(&item)?,
+            format!("{base}/{rtype}/{}/_history/{}", meta.id, meta.version),
+        ))
     })
     .await;
     match r {

@@ -47,7 +47,10 @@ fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
     let mut out = HashMap::new();
     for (k, v) in url::form_urlencoded::parse(body) {
         if out.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(OAuthError::new("invalid_request", format!("parameter {k} is repeated")));
+            return Err(OAuthError::new(
+                "invalid_request",
+                format!("parameter {k} is repeated"),
+            ));
         }
     }
     Ok(out)
@@ -55,7 +58,10 @@ fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
 
 /// The client's credentials from HTTP Basic (RFC 6749 §2.3.1) or the body; both at once is an
 /// error.
-fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Result<ClientCredentials, OAuthError> {
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<ClientCredentials, OAuthError> {
     let mut creds = ClientCredentials {
         client_id: form.get("client_id").cloned(),
         secret: form.get("client_secret").cloned(),
@@ -65,13 +71,22 @@ fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Re
         && let Some(b64) = auth.strip_prefix("Basic ")
     {
         let bad = || OAuthError::new("invalid_client", "malformed Basic credentials");
-        let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| bad())?;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| bad())?;
         let raw = String::from_utf8(raw).map_err(|_| bad())?;
         let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
-        let dec = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.to_string());
+        let dec = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.to_string())
+        };
         let (id, secret) = (dec(id).ok_or_else(bad)?, dec(secret).ok_or_else(bad)?);
         if creds.secret.is_some() || creds.client_id.as_ref().is_some_and(|c| c != &id) {
-            return Err(OAuthError::new("invalid_request", "use one client authentication method"));
+            return Err(OAuthError::new(
+                "invalid_request",
+                "use one client authentication method",
+            ));
         }
         creds.client_id = Some(id);
         creds.secret = Some(secret);
@@ -80,10 +95,16 @@ fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Re
         if form.get("client_assertion_type").map(String::as_str)
             != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
         {
-            return Err(OAuthError::new("invalid_request", "unsupported client_assertion_type"));
+            return Err(OAuthError::new(
+                "invalid_request",
+                "unsupported client_assertion_type",
+            ));
         }
         if creds.secret.is_some() {
-            return Err(OAuthError::new("invalid_request", "use one client authentication method"));
+            return Err(OAuthError::new(
+                "invalid_request",
+                "use one client authentication method",
+            ));
         }
         creds.assertion = Some(a.clone());
     }
@@ -94,7 +115,11 @@ fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> Re
 /// credentials, then `f`; the answer is JSON (or an empty 200 for `None`), never cached.
 async fn form_call<F>(state: AppState, headers: HeaderMap, body: Bytes, f: F) -> Response
 where
-    F: FnOnce(&hearth_core::Services, &HashMap<String, String>, ClientCredentials) -> Result<Option<Value>, OAuthError>
+    F: FnOnce(
+            &hearth_core::Services,
+            &HashMap<String, String>,
+            ClientCredentials,
+        ) -> Result<Option<Value>, OAuthError>
         + Send
         + 'static,
 {
@@ -123,13 +148,19 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     form_call(state, headers, body, |svc, form, creds| {
         let get = |k: &str| form.get(k).map(String::as_str);
         let resp = match get("grant_type") {
-            Some("authorization_code") => {
-                svc.exchange_code(&creds, required(form, "code")?, get("redirect_uri"), get("code_verifier"))?
-            }
+            Some("authorization_code") => svc.exchange_code(
+                &creds,
+                required(form, "code")?,
+                get("redirect_uri"),
+                get("code_verifier"),
+            )?,
             Some("refresh_token") => svc.refresh(&creds, required(form, "refresh_token")?, get("scope"))?,
             Some("client_credentials") => svc.client_credentials(&creds, get("scope"))?,
             Some(other) => {
-                return Err(OAuthError::new("unsupported_grant_type", format!("grant_type {other} is not supported")));
+                return Err(OAuthError::new(
+                    "unsupported_grant_type",
+                    format!("grant_type {other} is not supported"),
+                ));
             }
             None => return Err(OAuthError::new("invalid_request", "grant_type is required")),
         };

@@ -10,7 +10,7 @@
 //!   and optional rules (checkboxes `optional`).
 //! - `POST /oauth/authorize`: the original parameters come back as hidden fields and are checked
 //!   again, with `csrf`, `record`, `shown_record` (the record whose offer the page showed),
-//!   `optional` and `decision` = `approve`, `deny` or `review` (show the offer for the picked
+//!   `optional` and `decision` = `approve`, `deny` or `choose` (show the offer for the picked
 //!   record). Approving grants consent and answers 303 to the redirect URI with `code`, `state`
 //!   and `iss`; denying answers 303 with `error=access_denied`. A record picked but not shown is
 //!   never granted: the page is shown again for it.
@@ -226,20 +226,32 @@ struct Loaded {
     offer: ConsentOffer,
 }
 
-/// Shows the consent page for the picked record (the first one when none or an unknown one is
-/// picked). `ticked` keeps the optional choices of a form sent back.
-#[allow(clippy::too_many_arguments)]
-async fn consent_page(
-    state: &AppState,
-    person: &Person,
-    params: &AuthorizeParams,
-    req: &AuthorizeRequest,
+/// How the consent page is shown: for which record (the first one when none or an unknown one
+/// is picked), with which status and messages; `ticked` keeps the optional choices of a form
+/// sent back.
+#[derive(Default)]
+struct Shown {
     pick: Option<RecordId>,
     status: StatusCode,
     alert: Option<String>,
     notice: Option<String>,
     ticked: Option<Vec<String>>,
+}
+
+async fn consent_page(
+    state: &AppState,
+    person: &Person,
+    params: &AuthorizeParams,
+    req: &AuthorizeRequest,
+    shown: Shown,
 ) -> Response {
+    let Shown {
+        pick,
+        status,
+        alert,
+        notice,
+        ticked,
+    } = shown;
     let svc = state.services.clone();
     let me = person.account();
     let (app_id, scopes) = (req.app.id.clone(), req.scopes.clone());
@@ -344,11 +356,10 @@ pub async fn authorize(State(state): State<AppState>, session: Session, RawQuery
         &person,
         &params,
         &req,
-        pick,
-        StatusCode::OK,
-        None,
-        None,
-        None,
+        Shown {
+            pick,
+            ..Shown::default()
+        },
     )
     .await
 }
@@ -397,11 +408,13 @@ pub async fn decide(State(state): State<AppState>, session: Session, form: FormF
                         &person,
                         &params,
                         &req,
-                        Some(record),
-                        render::status_of(&e),
-                        Some(why),
-                        None,
-                        Some(optional),
+                        Shown {
+                            pick: Some(record),
+                            status: render::status_of(&e),
+                            alert: Some(why),
+                            ticked: Some(optional),
+                            ..Shown::default()
+                        },
                     )
                     .await
                 }
@@ -416,25 +429,24 @@ pub async fn decide(State(state): State<AppState>, session: Session, form: FormF
                 &person,
                 &params,
                 &req,
-                record,
-                StatusCode::OK,
-                None,
-                notice,
-                None,
+                Shown {
+                    pick: record,
+                    notice,
+                    ..Shown::default()
+                },
             )
             .await
         }
-        ("review", _) => {
+        ("choose", _) => {
             consent_page(
                 &state,
                 &person,
                 &params,
                 &req,
-                record,
-                StatusCode::OK,
-                None,
-                None,
-                None,
+                Shown {
+                    pick: record,
+                    ..Shown::default()
+                },
             )
             .await
         }
@@ -445,11 +457,13 @@ pub async fn decide(State(state): State<AppState>, session: Session, form: FormF
                 &person,
                 &params,
                 &req,
-                record,
-                StatusCode::BAD_REQUEST,
-                alert,
-                None,
-                Some(optional),
+                Shown {
+                    pick: record,
+                    status: StatusCode::BAD_REQUEST,
+                    alert,
+                    ticked: Some(optional),
+                    ..Shown::default()
+                },
             )
             .await
         }

@@ -116,8 +116,10 @@ pub async fn submit(
     let result = blocking(move || {
         let new = svc.sign_in(&typed, &password, &client.addr, &client.user_agent)?;
         // The browser's earlier session, if any, ends: one browser, one session.
-        if let Some(old) = previous {
-            svc.sign_out(&old)?;
+        if let Some(old) = previous
+            && let Err(e) = svc.sign_out(&old)
+        {
+            tracing::warn!(error = %e, "could not end the browser's earlier session");
         }
         Ok(new)
     })
