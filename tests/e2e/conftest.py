@@ -19,6 +19,8 @@ import requests
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 PASSWORD = "plum-kettle-orbit-7-sandal"
+# Every secret the tests see (passwords, links, codes, tokens); none may appear in the server log.
+SECRETS = []
 
 
 def free_port():

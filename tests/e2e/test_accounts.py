@@ -2,14 +2,12 @@
 (the embedded default) or from a real SMTP conversation with a local relay (aiosmtpd)."""
 
 import re
-import socket
 import time
 
-import pytest
 import requests
 from aiosmtpd.controller import Controller
 
-from conftest import Hearth, PASSWORD, browser, free_port
+from conftest import SECRETS, Hearth, PASSWORD, browser, free_port
 
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/verify-email\?token=[A-Za-z0-9_\-]+)")
 
@@ -24,6 +22,7 @@ def sign_up_and_verify(h, email, read_mail, shots):
         time.sleep(0.1)
     assert text, "no verification mail arrived"
     link = LINK.search(text).group(1)
+    SECRETS.append(link.split("token=")[1])
     res = browser({"do": "visit-and-sign-in", "url": link, "email": email, "password": PASSWORD}, shots + "-verified")
     assert res["url"].endswith("/records"), res
     assert "Bea Example" in res["text"]

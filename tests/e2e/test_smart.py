@@ -15,9 +15,8 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
 from jwcrypto import jwk as jwc_jwk, jwt as jwc_jwt
 
-from conftest import PASSWORD, browser
+from conftest import PASSWORD, SECRETS, browser
 
-SECRETS = []  # every secret the tests see; none may appear in the server log
 SCOPE = "openid fhirUser launch/patient offline_access patient/Observation.rs patient/Condition.rs"
 
 
