@@ -151,6 +151,8 @@ impl Services {
             .map_err(|t| ServiceError::Throttled {
                 retry_after_secs: t.retry_after_secs,
             })?;
+        // Hash first either way, so a taken address does not answer faster than a new one.
+        let hash = hash_password(password);
         if let Some(existing) = self.store.account_by_email(&email)? {
             self.send_mail(
                 &existing.email,
@@ -159,7 +161,6 @@ impl Services {
             );
             return Ok(());
         }
-        let hash = hash_password(password);
         let account = Account {
             id: AccountId::new(),
             email,
