@@ -337,18 +337,26 @@ async fn consent_page(
     res
 }
 
+/// The request's parameters checked again (on GET and POST alike) and the signed-in person;
+/// otherwise the response that says why not (an error page, the app's redirect, or sign-in).
+async fn checked(
+    state: &AppState,
+    session: &Session,
+    fields: &FormFields,
+) -> Result<(AuthorizeParams, AuthorizeRequest, Person), Response> {
+    let params = params_from(fields).map_err(|why| request_error(session, &why))?;
+    let req = check(state, session, params.clone()).await?;
+    let Some(person) = session.person() else {
+        return Err(session.sign_in_redirect(Some(&authorize_path(&params))));
+    };
+    Ok((params, req, person))
+}
+
 pub async fn authorize(State(state): State<AppState>, session: Session, RawQuery(raw): RawQuery) -> Response {
     let fields = FormFields::parse(raw.unwrap_or_default().as_bytes());
-    let params = match params_from(&fields) {
-        Ok(p) => p,
-        Err(why) => return request_error(&session, &why),
-    };
-    let req = match check(&state, &session, params.clone()).await {
-        Ok(r) => r,
+    let (params, req, person) = match checked(&state, &session, &fields).await {
+        Ok(c) => c,
         Err(res) => return res,
-    };
-    let Some(person) = session.person() else {
-        return session.sign_in_redirect(Some(&authorize_path(&params)));
     };
     let pick = fields.opt("record").and_then(record_id);
     consent_page(
@@ -365,16 +373,9 @@ pub async fn authorize(State(state): State<AppState>, session: Session, RawQuery
 }
 
 pub async fn decide(State(state): State<AppState>, session: Session, form: FormFields) -> Response {
-    let params = match params_from(&form) {
-        Ok(p) => p,
-        Err(why) => return request_error(&session, &why),
-    };
-    let req = match check(&state, &session, params.clone()).await {
-        Ok(r) => r,
+    let (params, req, person) = match checked(&state, &session, &form).await {
+        Ok(c) => c,
         Err(res) => return res,
-    };
-    let Some(person) = session.person() else {
-        return session.sign_in_redirect(Some(&authorize_path(&params)));
     };
     if !person.csrf_ok(form.get("csrf")) {
         return csrf_refused();

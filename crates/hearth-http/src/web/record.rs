@@ -46,6 +46,15 @@ pub fn record_id(s: &str) -> Option<RecordId> {
     s.parse().ok()
 }
 
+/// The record id of a form posted to `/records/{id}/…`, once the form's CSRF token is checked.
+fn posted(person: &Person, id: &str, form: &FormFields) -> Result<RecordId, Box<Response>> {
+    let id = record_id(id).ok_or_else(|| Box::new(not_found(person)))?;
+    if !person.csrf_ok(form.get("csrf")) {
+        return Err(Box::new(csrf_refused()));
+    }
+    Ok(id)
+}
+
 pub fn not_found(person: &Person) -> Response {
     render::message(
         StatusCode::NOT_FOUND,
@@ -199,12 +208,10 @@ pub async fn rename(
     Path(id): Path<String>,
     form: FormFields,
 ) -> Response {
-    let Some(id) = record_id(&id) else {
-        return not_found(&person);
+    let id = match posted(&person, &id, &form) {
+        Ok(id) => id,
+        Err(res) => return *res,
     };
-    if !person.csrf_ok(form.get("csrf")) {
-        return csrf_refused();
-    }
     let name = form.get("name").to_string();
     let svc = state.services.clone();
     let ctx = Context::person(person.account());
@@ -312,12 +319,10 @@ pub async fn leave(
     Path(id): Path<String>,
     form: FormFields,
 ) -> Response {
-    let Some(id) = record_id(&id) else {
-        return not_found(&person);
+    let id = match posted(&person, &id, &form) {
+        Ok(id) => id,
+        Err(res) => return *res,
     };
-    if !person.csrf_ok(form.get("csrf")) {
-        return csrf_refused();
-    }
     let svc = state.services.clone();
     let me = person.account();
     match blocking(move || svc.leave_record(me, id)).await {
@@ -332,12 +337,10 @@ pub async fn delete(
     Path(id): Path<String>,
     form: FormFields,
 ) -> Response {
-    let Some(id) = record_id(&id) else {
-        return not_found(&person);
+    let id = match posted(&person, &id, &form) {
+        Ok(id) => id,
+        Err(res) => return *res,
     };
-    if !person.csrf_ok(form.get("csrf")) {
-        return csrf_refused();
-    }
     let confirm = form.get("confirm").to_string();
     let svc = state.services.clone();
     let ctx = Context::person(person.account());
