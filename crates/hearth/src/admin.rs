@@ -5,7 +5,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 
 use hearth_core::Context;
-use hearth_core::auth::apps::AppRegistration;
+use hearth_core::auth::apps::{AppRegistration, app_view};
 use hearth_domain::{AppId, RecordId, Relationship};
 
 use crate::config::Config;
@@ -98,19 +98,6 @@ fn stdin_line() -> anyhow::Result<String> {
     Ok(s.trim_end_matches(['\r', '\n']).to_string())
 }
 
-fn app_line(app: &hearth_domain::auth::App, secret: Option<String>) -> anyhow::Result<String> {
-    let mut v = serde_json::to_value(app)?;
-    if let Some(o) = v.as_object_mut() {
-        o.remove("secret_hash");
-        let id = o.remove("id").unwrap_or_default();
-        o.insert("client_id".into(), id);
-        if let Some(s) = secret {
-            o.insert("client_secret".into(), s.into());
-        }
-    }
-    Ok(v.to_string())
-}
-
 pub fn run(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
     let svc = open_services(config)?;
     let op = Context::operator();
@@ -165,17 +152,17 @@ pub fn run(config: &Config, cmd: AdminCommand) -> anyhow::Result<()> {
             let reg: AppRegistration = serde_json::from_str(&read_input(&file)?)
                 .context("the app registration is not valid JSON of the expected shape")?;
             let r = svc.register_app(&op, reg)?;
-            out(&app_line(&r.app, r.client_secret)?)?;
+            out(&app_view(&r.app, r.client_secret.as_deref()).to_string())?;
         }
         AdminCommand::UpdateApp { client_id, file } => {
             let reg: AppRegistration = serde_json::from_str(&read_input(&file)?)
                 .context("the app registration is not valid JSON of the expected shape")?;
             let app = svc.update_app(&op, &AppId(client_id), reg)?;
-            out(&app_line(&app, None)?)?;
+            out(&app_view(&app, None).to_string())?;
         }
         AdminCommand::ListApps => {
             for app in svc.list_apps()? {
-                out(&app_line(&app, None)?)?;
+                out(&app_view(&app, None).to_string())?;
             }
         }
         AdminCommand::IssueToken {

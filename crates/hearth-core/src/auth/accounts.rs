@@ -174,19 +174,8 @@ impl Services {
             Err(hearth_store::StoreError::DuplicateEmail) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        self.store.put_credentials(
-            &Credentials {
-                account: account.id,
-                password_hash: hash,
-                password_changed_at: self.now(),
-                email_verified_at: None,
-                totp_secret: None,
-                totp_enabled_at: None,
-                totp_last_step: 0,
-                recovery_codes: vec![],
-            },
-            None,
-        )?;
+        self.store
+            .put_credentials(&Credentials::new(account.id, hash, self.now()), None)?;
         self.create_record(
             &Context::person(account.id),
             account.id,
@@ -610,17 +599,12 @@ impl Services {
         if let Some(p) = password_problem(password, &[&acc.email, &acc.display_name]) {
             return Err(ServiceError::invalid("value", "password", p));
         }
-        let mut creds = self.store.credentials(account)?.unwrap_or(Credentials {
-            account,
-            password_hash: String::new(),
-            password_changed_at: self.now(),
-            email_verified_at: None,
-            totp_secret: None,
-            totp_enabled_at: None,
-            totp_last_step: 0,
-            recovery_codes: vec![],
-        });
-        creds.password_hash = hash_password(password);
+        let hash = hash_password(password);
+        let mut creds = self
+            .store
+            .credentials(account)?
+            .unwrap_or_else(|| Credentials::new(account, String::new(), self.now()));
+        creds.password_hash = hash;
         creds.password_changed_at = self.now();
         if verified {
             creds.email_verified_at.get_or_insert(self.now());

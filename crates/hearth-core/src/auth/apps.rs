@@ -54,6 +54,21 @@ pub struct ClientCredentials {
 
 const ASSERTION_MAX_SECS: i64 = 300;
 
+/// An app as operators see it (admin API, command line): every field but the secret's hash,
+/// with the id named `client_id` as in RFC 7591; plus the client secret when it was just made.
+pub fn app_view(app: &App, client_secret: Option<&str>) -> serde_json::Value {
+    let mut v = serde_json::to_value(app).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("secret_hash");
+        o.remove("id");
+        o.insert("client_id".into(), app.id.0.clone().into());
+        if let Some(secret) = client_secret {
+            o.insert("client_secret".into(), secret.into());
+        }
+    }
+    v
+}
+
 impl Services {
     fn require_operator(ctx: &Context) -> ServiceResult<()> {
         match ctx.principal {

@@ -27,6 +27,20 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// A password's credentials: email unconfirmed, two-factor off.
+    pub fn new(account: AccountId, password_hash: String, now: Timestamp) -> Self {
+        Credentials {
+            account,
+            password_hash,
+            password_changed_at: now,
+            email_verified_at: None,
+            totp_secret: None,
+            totp_enabled_at: None,
+            totp_last_step: 0,
+            recovery_codes: vec![],
+        }
+    }
+
     pub fn two_factor_on(&self) -> bool {
         self.totp_enabled_at.is_some() && self.totp_secret.is_some()
     }

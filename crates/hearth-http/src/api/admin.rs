@@ -8,10 +8,9 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
-use hearth_core::auth::apps::AppRegistration;
+use hearth_core::auth::apps::{AppRegistration, app_view};
 use hearth_core::{Context, ServiceError};
 use hearth_domain::AppId;
-use hearth_domain::auth::App;
 use serde_json::{Value, json};
 
 use super::error::{blocking, fhir_error, json_body};
@@ -47,17 +46,6 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-/// An app as the API shows it: everything but the secret's hash.
-pub fn app_json(app: &App) -> Value {
-    let mut v = serde_json::to_value(app).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("secret_hash");
-        o.insert("client_id".into(), json!(app.id.0));
-        o.remove("id");
-    }
-    v
-}
-
 fn ok(status: StatusCode, v: &Value) -> Response {
     json_body(status, "application/json", v)
 }
@@ -77,7 +65,7 @@ async fn list(State(state): State<AppState>, Operator(_): Operator) -> Response 
     match blocking(move || svc.list_apps()).await {
         Ok(apps) => ok(
             StatusCode::OK,
-            &json!({"apps": apps.iter().map(app_json).collect::<Vec<_>>()}),
+            &json!({"apps": apps.iter().map(|a| app_view(a, None)).collect::<Vec<_>>()}),
         ),
         Err(e) => fhir_error(e),
     }
@@ -95,13 +83,10 @@ async fn register(
     })
     .await;
     match r {
-        Ok(reg) => {
-            let mut v = app_json(&reg.app);
-            if let Some(s) = reg.client_secret {
-                v["client_secret"] = json!(s);
-            }
-            ok(StatusCode::CREATED, &v)
-        }
+        Ok(reg) => ok(
+            StatusCode::CREATED,
+            &app_view(&reg.app, reg.client_secret.as_deref()),
+        ),
         Err(e) => fhir_error(e),
     }
 }
@@ -109,7 +94,7 @@ async fn register(
 async fn read(State(state): State<AppState>, Operator(_): Operator, Path(id): Path<String>) -> Response {
     let svc = state.services.clone();
     match blocking(move || svc.require_app(&AppId(id))).await {
-        Ok(app) => ok(StatusCode::OK, &app_json(&app)),
+        Ok(app) => ok(StatusCode::OK, &app_view(&app, None)),
         Err(e) => fhir_error(e),
     }
 }
@@ -127,7 +112,7 @@ async fn update(
     })
     .await;
     match r {
-        Ok(app) => ok(StatusCode::OK, &app_json(&app)),
+        Ok(app) => ok(StatusCode::OK, &app_view(&app, None)),
         Err(e) => fhir_error(e),
     }
 }
@@ -135,7 +120,7 @@ async fn update(
 async fn set_disabled(state: AppState, ctx: Context, id: String, disabled: bool) -> Response {
     let svc = state.services.clone();
     match blocking(move || svc.set_app_disabled(&ctx, &AppId(id), disabled)).await {
-        Ok(app) => ok(StatusCode::OK, &app_json(&app)),
+        Ok(app) => ok(StatusCode::OK, &app_view(&app, None)),
         Err(e) => fhir_error(e),
     }
 }

@@ -86,6 +86,7 @@ impl Services {
     pub(super) fn id_token(
         &self,
         t: &TokenRecord,
+        scopes: &Scopes,
         nonce: Option<&str>,
         fhir_user: Option<&str>,
     ) -> ServiceResult<String> {
@@ -106,7 +107,7 @@ impl Services {
         if let Some(u) = fhir_user {
             claims["fhirUser"] = json!(u);
         }
-        if Scopes::parse(&t.scope).is_ok_and(|s| s.profile) {
+        if scopes.profile {
             let a = self.account(account)?;
             claims["name"] = json!(a.display_name);
         }
@@ -146,7 +147,7 @@ impl Services {
             _ => None,
         };
         let id_token = if scopes.openid && rec.account.is_some() {
-            Some(self.id_token(&rec, nonce, fhir_user.as_deref())?)
+            Some(self.id_token(&rec, &scopes, nonce, fhir_user.as_deref())?)
         } else {
             None
         };
