@@ -28,6 +28,12 @@ impl ValidationIssue {
         }
     }
 
+    /// Whether the issue breaks a business rule (a data type's rules, a reference that does not
+    /// resolve) rather than the FHIR format itself.
+    pub fn is_rule(&self) -> bool {
+        matches!(self.code, "business-rule" | "not-found")
+    }
+
     /// The same issue located under a prefix, e.g. `Bundle.entry[3].resource`.
     pub fn under(mut self, prefix: &str) -> Self {
         self.path = if self.path.is_empty() {
@@ -61,8 +67,14 @@ pub enum ErrorCategory {
     /// Too many attempts; try again later (429).
     Throttled,
     NotFound,
-    /// A precondition or uniqueness rule failed (409 / 412).
+    /// A uniqueness rule or the state of the data refuses the request (409).
     Conflict,
+    /// A version precondition (`If-Match`, a conditional write's match count) failed (412).
+    PreconditionFailed,
+    /// The data is well-formed but breaks a profile or business rule (422).
+    Unprocessable,
+    /// The interaction is not supported on this resource (405).
+    NotAllowed,
     /// The item is gone for good (410).
     Gone,
     /// The backend is not answering (503).
@@ -88,6 +100,10 @@ pub enum ServiceError {
     #[error("{0}")]
     VersionConflict(String),
     #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("{0}")]
     Gone(String),
     #[error("the database is unavailable")]
     Unavailable(String),
@@ -102,12 +118,19 @@ impl ServiceError {
 
     pub fn category(&self) -> ErrorCategory {
         match self {
+            ServiceError::Invalid(issues) if issues.iter().all(ValidationIssue::is_rule) => {
+                ErrorCategory::Unprocessable
+            }
             ServiceError::Invalid(_) => ErrorCategory::Invalid,
             ServiceError::Unauthenticated(_) => ErrorCategory::Unauthenticated,
             ServiceError::Throttled { .. } => ErrorCategory::Throttled,
             ServiceError::Forbidden(_) => ErrorCategory::Forbidden,
             ServiceError::NotFound(_) => ErrorCategory::NotFound,
-            ServiceError::Conflict(_) | ServiceError::VersionConflict(_) => ErrorCategory::Conflict,
+            ServiceError::Conflict(_) => ErrorCategory::Conflict,
+            ServiceError::VersionConflict(_) | ServiceError::PreconditionFailed(_) => {
+                ErrorCategory::PreconditionFailed
+            }
+            ServiceError::NotAllowed(_) => ErrorCategory::NotAllowed,
             ServiceError::Gone(_) => ErrorCategory::Gone,
             ServiceError::Unavailable(_) => ErrorCategory::Unavailable,
             ServiceError::Internal(_) => ErrorCategory::Internal,

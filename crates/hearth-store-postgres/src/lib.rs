@@ -29,6 +29,7 @@ mod auth_signin;
 mod auth_tokens;
 mod bulk;
 mod db;
+mod fetch;
 mod interns;
 mod people;
 mod read;
@@ -40,7 +41,7 @@ use std::str::FromStr;
 use std::sync::RwLock;
 use std::time::Duration;
 
-use hearth_domain::audit::AuditFilter;
+use hearth_domain::audit::{AuditFilter, ItemVersionRef};
 use hearth_domain::{
     Access, Account, AccountId, Actor, AuditEntry, Change, Item, ItemId, ItemMeta, ItemQuery, Page, Record,
     RecordId, Timestamp,
@@ -218,6 +219,26 @@ impl Store for PostgresStore {
 
     fn query(&self, record: RecordId, query: &ItemQuery, audit: &AuditEntry) -> StoreResult<Page> {
         read::query(self, record, query, audit)
+    }
+
+    fn locate(&self, ids: &[ItemId]) -> StoreResult<Vec<(ItemId, RecordId)>> {
+        fetch::locate(self, ids)
+    }
+
+    fn fetch(&self, record: RecordId, ids: &[ItemId]) -> StoreResult<Vec<Item>> {
+        fetch::fetch(self, record, ids)
+    }
+
+    fn fetch_versions(&self, record: RecordId, versions: &[ItemVersionRef]) -> StoreResult<Vec<Item>> {
+        fetch::fetch_versions(self, record, versions)
+    }
+
+    fn scan(&self, record: RecordId, query: &ItemQuery) -> StoreResult<Page> {
+        fetch::scan(self, record, query)
+    }
+
+    fn append_audits(&self, entries: &[AuditEntry]) -> StoreResult<()> {
+        fetch::append_audits(self, entries)
     }
 
     fn purge(

@@ -86,7 +86,7 @@ pub(crate) fn to_item(
     Ok(Item { meta, body })
 }
 
-fn to_items(
+pub(crate) fn to_items(
     store: &PostgresStore,
     db: &mut Db<'_>,
     record: RecordId,
@@ -113,7 +113,7 @@ pub(crate) fn meta_by_ik(
 }
 
 /// Current versions of the items with these ids, in the order asked (unknown ids left out).
-fn current_items(
+pub(crate) fn current_items(
     store: &PostgresStore,
     db: &mut Db<'_>,
     record: RecordId,
@@ -320,7 +320,7 @@ fn like_escape(s: &str) -> String {
     out
 }
 
-fn run_query(
+pub(crate) fn run_query(
     store: &PostgresStore,
     db: &mut Db<'_>,
     record: RecordId,

@@ -23,6 +23,7 @@ mod auth;
 mod auth_apps;
 mod auth_signin;
 mod auth_tokens;
+mod fetch;
 mod interns;
 mod people;
 mod read;
@@ -34,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 
-use hearth_domain::audit::AuditFilter;
+use hearth_domain::audit::{AuditFilter, ItemVersionRef};
 use hearth_domain::{
     Access, Account, AccountId, Actor, AuditEntry, Change, Item, ItemId, ItemMeta, ItemQuery, Page, Record,
     RecordId, Timestamp,
@@ -275,6 +276,26 @@ impl Store for SqliteStore {
 
     fn query(&self, record: RecordId, query: &ItemQuery, audit: &AuditEntry) -> StoreResult<Page> {
         read::query(self, record, query, audit)
+    }
+
+    fn locate(&self, ids: &[ItemId]) -> StoreResult<Vec<(ItemId, RecordId)>> {
+        fetch::locate(self, ids)
+    }
+
+    fn fetch(&self, record: RecordId, ids: &[ItemId]) -> StoreResult<Vec<Item>> {
+        fetch::fetch(self, record, ids)
+    }
+
+    fn fetch_versions(&self, record: RecordId, versions: &[ItemVersionRef]) -> StoreResult<Vec<Item>> {
+        fetch::fetch_versions(self, record, versions)
+    }
+
+    fn scan(&self, record: RecordId, query: &ItemQuery) -> StoreResult<Page> {
+        fetch::scan(self, record, query)
+    }
+
+    fn append_audits(&self, entries: &[AuditEntry]) -> StoreResult<()> {
+        fetch::append_audits(self, entries)
     }
 
     fn purge(

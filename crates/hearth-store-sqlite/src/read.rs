@@ -14,10 +14,10 @@ use rusqlite::{Connection, Row, ToSql, TransactionBehavior, params};
 use crate::people::{require_rk, rk_of};
 use crate::{SqliteStore, audit, db_err, uuid_bytes};
 
-const COLS: &str = "i.ik, i.id, i.resource_type, i.created_at, i.created_by, v.version, v.seq, v.state, v.at, \
+pub(crate) const COLS: &str = "i.ik, i.id, i.resource_type, i.created_at, i.created_by, v.version, v.seq, v.state, v.at, \
                     v.actor, v.dt, v.effective, v.flags, v.extras";
 
-struct RawRow {
+pub(crate) struct RawRow {
     ik: i64,
     id: Vec<u8>,
     resource_type: String,
@@ -35,7 +35,7 @@ struct RawRow {
     body: Option<Vec<u8>>,
 }
 
-fn raw(r: &Row<'_>, with_body: bool) -> rusqlite::Result<RawRow> {
+pub(crate) fn raw(r: &Row<'_>, with_body: bool) -> rusqlite::Result<RawRow> {
     Ok(RawRow {
         ik: r.get(0)?,
         id: r.get(1)?,
@@ -55,7 +55,12 @@ fn raw(r: &Row<'_>, with_body: bool) -> rusqlite::Result<RawRow> {
     })
 }
 
-fn to_item(store: &SqliteStore, conn: &Connection, record: RecordId, r: RawRow) -> StoreResult<Item> {
+pub(crate) fn to_item(
+    store: &SqliteStore,
+    conn: &Connection,
+    record: RecordId,
+    r: RawRow,
+) -> StoreResult<Item> {
     let extras = Extras::decode(r.extras.as_deref())?;
     let creator = store.actor_of(conn, r.created_by)?;
     let updater = store.actor_of(conn, r.actor)?;
@@ -102,7 +107,7 @@ pub(crate) fn meta_by_ik(
     Ok(to_item(store, conn, record, r)?.meta)
 }
 
-fn current_items(
+pub(crate) fn current_items(
     store: &SqliteStore,
     conn: &Connection,
     record: RecordId,
@@ -388,7 +393,7 @@ pub(crate) fn query_sql(
     Ok(Some((sql, args)))
 }
 
-fn run_query(
+pub(crate) fn run_query(
     store: &SqliteStore,
     conn: &Connection,
     record: RecordId,

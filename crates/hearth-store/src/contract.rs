@@ -172,6 +172,16 @@ pub trait Store: crate::AuthStore + Send + Sync {
     /// Every version of an item, newest first.
     fn history(&self, record: RecordId, id: ItemId, audit: &AuditEntry) -> StoreResult<Vec<Item>>;
     fn query(&self, record: RecordId, query: &ItemQuery, audit: &AuditEntry) -> StoreResult<Page>;
+
+    // ---- unaudited reads: the caller audits what it returns (see `append_audits`) -----------
+    /// The record holding each item that exists; unknown ids are left out.
+    fn locate(&self, ids: &[ItemId]) -> StoreResult<Vec<(ItemId, RecordId)>>;
+    /// Current versions of the items that exist in the record, in the order asked.
+    fn fetch(&self, record: RecordId, ids: &[ItemId]) -> StoreResult<Vec<Item>>;
+    /// These versions of items of the record, in the order asked; unknown ones are left out.
+    fn fetch_versions(&self, record: RecordId, versions: &[ItemVersionRef]) -> StoreResult<Vec<Item>>;
+    /// A query like [`Store::query`], without an audit entry.
+    fn scan(&self, record: RecordId, query: &ItemQuery) -> StoreResult<Page>;
     /// Drops the content of every version of an item and records a purge change.
     fn purge(
         &self,
@@ -185,6 +195,8 @@ pub trait Store: crate::AuthStore + Send + Sync {
     // ---- audit and change feed ------------------------------------------------------------
     /// Appends an entry on its own (failures, events with no data change). Returns its id.
     fn append_audit(&self, entry: &AuditEntry) -> StoreResult<i64>;
+    /// Appends entries (each with its own `items`) in one transaction: all or none.
+    fn append_audits(&self, entries: &[AuditEntry]) -> StoreResult<()>;
     /// A record's audit trail, newest first.
     fn audit_trail(&self, record: RecordId, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
     /// Changes with sequence numbers greater than `after`, oldest first.

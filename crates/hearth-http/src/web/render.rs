@@ -153,6 +153,9 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
         ErrorCategory::Throttled => StatusCode::TOO_MANY_REQUESTS,
         ErrorCategory::NotFound => StatusCode::NOT_FOUND,
         ErrorCategory::Conflict => StatusCode::CONFLICT,
+        ErrorCategory::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        ErrorCategory::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCategory::NotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCategory::Gone => StatusCode::GONE,
         ErrorCategory::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCategory::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -185,12 +188,13 @@ pub fn words_of(e: &ServiceError) -> String {
 pub fn service_error(e: &ServiceError, layout: Layout) -> Response {
     let status = status_of(e);
     let heading = match e.category() {
-        ErrorCategory::Invalid => "That did not work",
+        ErrorCategory::Invalid | ErrorCategory::Unprocessable => "That did not work",
+        ErrorCategory::NotAllowed => "Not allowed",
         ErrorCategory::Unauthenticated => "Not signed in",
         ErrorCategory::Forbidden => "Not allowed",
         ErrorCategory::Throttled => "Too many attempts",
         ErrorCategory::NotFound => "Not found",
-        ErrorCategory::Conflict => "That cannot be done now",
+        ErrorCategory::Conflict | ErrorCategory::PreconditionFailed => "That cannot be done now",
         ErrorCategory::Gone => "Gone",
         ErrorCategory::Unavailable => "Temporarily unavailable",
         ErrorCategory::Internal => "Something went wrong",

@@ -41,7 +41,7 @@ macro_rules! conformance_tests {
             credentials_round_trip, sessions_lifecycle, email_tokens_are_single_use,
             signing_keys_newest_first, account_audit_is_account_level, single_use_values_race,
             apps_register_and_update, grants_round_trip, app_subjects_are_pairwise,
-            oauth_tokens_lifecycle, rename_and_delete_record);
+            oauth_tokens_lifecycle, rename_and_delete_record, unaudited_reads_and_batched_audit);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -220,12 +220,14 @@ fn last_seq(store: &dyn Store, record: RecordId) -> i64 {
 mod auth;
 mod auth_apps;
 mod auth_tokens;
+mod fetch;
 mod reads;
 mod records;
 mod writes;
 pub use auth::*;
 pub use auth_apps::*;
 pub use auth_tokens::*;
+pub use fetch::*;
 pub use reads::*;
 pub use records::*;
 pub use writes::*;
