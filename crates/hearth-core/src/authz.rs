@@ -135,6 +135,9 @@ fn refuse_app() -> ServiceError {
     ServiceError::Forbidden("this app is not authorised to do this in this record".into())
 }
 
+/// The data type an app needs read consent on to read a record's audit trail.
+pub const AUDIT_EVENT_TYPE: &str = "fhir:AuditEvent";
+
 /// Allows or refuses `op` on `record` for `ctx`.
 pub fn authorize(
     store: &dyn Store,
@@ -178,10 +181,7 @@ pub fn authorize(
             if app.record.is_some_and(|r| r != record) {
                 return Err(not_found());
             }
-            if matches!(
-                op,
-                Operation::Purge | Operation::ReadAudit | Operation::ManageAccess
-            ) {
+            if matches!(op, Operation::Purge | Operation::ManageAccess) {
                 return Err(refuse_app());
             }
             let access = match app.account {
@@ -213,7 +213,7 @@ pub fn authorize(
             if app.issuer == TokenIssuer::Consent && grants.is_empty() {
                 return Err(refuse_app());
             }
-            if op == Operation::History && !custodian {
+            if matches!(op, Operation::History | Operation::ReadAudit) && !custodian {
                 return Err(ServiceError::Forbidden(
                     "only a custodian of this record may do this".into(),
                 ));
@@ -228,6 +228,10 @@ pub fn authorize(
             }
         }
     };
+    // An app reads the audit trail only with consent to read it as AuditEvent.
+    if op == Operation::ReadAudit && !decision.allows(AUDIT_EVENT_TYPE, Operation::Read) {
+        return Err(refuse_app());
+    }
     if !decision.allows_some(op) {
         return Err(refuse_app());
     }

@@ -7,6 +7,9 @@
 //! data type's rules before anything is stored.
 //!
 //! ## Layout
+//! - [`audit_log`]: the group commit that stores the audit entries of reads.
+//! - [`fhir`]: the FHIR R4 REST API's rules: which records a token reaches, conditional
+//!   interactions, search, history, batches and transactions, `$everything`.
 //! - [`error`]: [`ServiceError`], the one error type of this layer, with its category.
 //! - [`context`]: [`Context`], who is acting.
 //! - [`auth`]: sign-in, sessions, apps, consent, OAuth tokens.
@@ -18,10 +21,12 @@
 //! - [`render`]: a stored item as the FHIR resource clients receive.
 //! - [`services`]: [`Services`], the handle adapters hold.
 
+pub mod audit_log;
 pub mod auth;
 pub mod authz;
 pub mod context;
 pub mod error;
+pub mod fhir;
 pub mod items;
 pub mod people;
 pub mod prepare;

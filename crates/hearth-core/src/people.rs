@@ -158,7 +158,15 @@ impl Principal {
         match self {
             Principal::Operator | Principal::Tool(_) => true,
             Principal::Person(a) => *a == owner,
-            Principal::App(_) => false,
+            // An app acting for its person with a `user/` token whose scopes allow creating a
+            // Patient (FHIR create of a Patient starts a record).
+            Principal::App(a) => {
+                a.account == Some(owner)
+                    && a.record.is_none()
+                    && a.scopes
+                        .perms_for(crate::fhir::records::PATIENT_DATA_TYPE)
+                        .contains(hearth_domain::auth::Perms::CREATE)
+            }
         }
     }
 }

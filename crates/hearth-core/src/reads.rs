@@ -10,32 +10,45 @@ use crate::{Context, ServiceError, ServiceResult, Services};
 
 impl Services {
     /// Current versions of items; ids that do not exist (or that `ctx` may not see) are left out.
+    /// The audit entry names exactly what was returned.
     pub fn read(&self, ctx: &Context, record: RecordId, ids: &[ItemId]) -> ServiceResult<Vec<Item>> {
         self.audited(ctx, Some(record), AuditAction::Read, || {
             let decision = authorize(&*self.store, ctx, record, Operation::Read)?;
-            // Apps read only what they may see; narrow the ids first so the audit entry names
-            // exactly what was returned.
-            let ids: Vec<ItemId> = if decision.app.is_some() {
-                self.store
-                    .current_meta(record, ids)?
-                    .into_iter()
-                    .filter(|m| may_see(&decision, ctx, m))
-                    .map(|m| m.id)
-                    .collect()
-            } else {
-                ids.to_vec()
-            };
             if ids.is_empty() {
                 return Ok(vec![]);
             }
-            let items = self.store.read(
-                record,
-                &ids,
-                &self.audit_entry(ctx, Some(record), AuditAction::Read),
-            )?;
+            let items = self.visible(&decision, ctx, self.store.fetch(record, ids)?);
+            self.log_returned(ctx, record, AuditAction::Read, &items, None)?;
             self.note_app_use(&decision, hearth_store::GrantUse::Read);
-            Ok(self.visible(&decision, ctx, items))
+            Ok(items)
         })
+    }
+
+    /// Stores the audit entry of a read that returned `items` (through the audit log's group
+    /// commit) before the caller answers.
+    pub(crate) fn log_returned(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        action: AuditAction,
+        items: &[Item],
+        data_types: Option<Vec<String>>,
+    ) -> ServiceResult<()> {
+        let mut entry = self.audit_entry(ctx, Some(record), action);
+        entry.items = items
+            .iter()
+            .map(|i| ItemVersionRef {
+                id: i.meta.id,
+                version: i.meta.version,
+            })
+            .collect();
+        entry.data_types = data_types.unwrap_or_else(|| {
+            let mut dts: Vec<String> = items.iter().map(|i| i.meta.data_type.clone()).collect();
+            dts.sort();
+            dts.dedup();
+            dts
+        });
+        self.audit_log.append(entry)
     }
 
     /// One item, current version; "not found" if absent, "gone" if purged.
@@ -107,13 +120,20 @@ impl Services {
                     return Ok(hearth_domain::Page {
                         items: vec![],
                         next: None,
+                        positions: vec![],
                     });
                 }
                 self.note_app_use(&decision, hearth_store::GrantUse::Read);
             }
-            let mut entry = self.audit_entry(ctx, Some(record), AuditAction::Query);
-            entry.data_types = q.data_types.clone();
-            Ok(self.store.query(record, &q, &entry)?)
+            let page = self.store.scan(record, &q)?;
+            self.log_returned(
+                ctx,
+                record,
+                AuditAction::Query,
+                &page.items,
+                Some(q.data_types.clone()),
+            )?;
+            Ok(page)
         })
     }
 
@@ -196,6 +216,13 @@ impl Services {
     }
 }
 
+impl Services {
+    /// Whether an item is visible to `ctx` under `decision`.
+    pub(crate) fn may_see(&self, decision: &Decision, ctx: &Context, meta: &ItemMeta) -> bool {
+        may_see(decision, ctx, meta)
+    }
+}
+
 /// Whether an item is visible: personal items never to apps, and apps see only readable types.
 fn may_see(decision: &Decision, ctx: &Context, meta: &ItemMeta) -> bool {
     (!meta.flags.personal || ctx.sees_personal())
@@ -212,6 +239,11 @@ impl Services {
         sink: &mut dyn hearth_store::ExportSink,
     ) -> ServiceResult<hearth_domain::Record> {
         self.audited(ctx, Some(record), AuditAction::Export, || {
+            if matches!(ctx.principal, crate::context::Principal::App(_)) {
+                return Err(ServiceError::Forbidden(
+                    "a whole-record export is for the record's custodians, not apps".into(),
+                ));
+            }
             authorize(&*self.store, ctx, record, Operation::ReadAudit)?;
             let rec = self
                 .store

@@ -7,6 +7,7 @@ use hearth_domain::audit::ItemVersionRef;
 use hearth_domain::{AuditAction, AuditEntry, AuditOutcome, Clock, RecordId, Timestamp};
 use hearth_store::{BlobStore, Store};
 
+use crate::audit_log::AuditLog;
 use crate::auth::{AuthRuntime, AuthSettings, Mailer, NoMailer, Throttle};
 use crate::{Context, ServiceError};
 
@@ -16,6 +17,7 @@ pub struct Services {
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth: AuthRuntime,
+    pub(crate) audit_log: AuditLog,
 }
 
 impl Services {
@@ -28,6 +30,7 @@ impl Services {
             keys: Default::default(),
         };
         Services {
+            audit_log: AuditLog::start(store.clone()),
             store,
             blobs,
             clock,

@@ -94,4 +94,8 @@ pub struct Page {
     pub items: Vec<Item>,
     /// Present when more items may follow.
     pub next: Option<Cursor>,
+    /// The keyset position of each item (same order as `items`): a query with `after` set to
+    /// one of them resumes right after that item.
+    #[serde(default)]
+    pub positions: Vec<Cursor>,
 }

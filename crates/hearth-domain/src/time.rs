@@ -32,6 +32,17 @@ impl Timestamp {
     }
 
     /// Parses an RFC 3339 date-time (a FHIR `instant`).
+    /// The IMF-fixdate form HTTP headers use (RFC 9110 §5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+    pub fn to_http_date(self) -> String {
+        const FMT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        self.to_datetime()
+            .to_offset(time::UtcOffset::UTC)
+            .format(FMT)
+            .unwrap_or_default()
+    }
+
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
         OffsetDateTime::parse(s, &Rfc3339).ok().map(Self::from_datetime)
     }

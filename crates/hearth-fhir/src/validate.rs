@@ -32,6 +32,18 @@ pub fn is_resource_type(name: &str) -> bool {
     model().resource_type(name).is_some()
 }
 
+/// Every concrete FHIR R4 resource type, sorted by name.
+pub fn resource_types() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = model()
+        .types
+        .iter()
+        .filter(|t| t.kind == crate::model::Kind::Resource)
+        .map(|t| &*t.name)
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 /// Room for recording which choice elements were seen in one object without allocating.
 const MAX_CHOICES: usize = 8;
 

@@ -330,6 +330,7 @@ pub(crate) fn run_query(
     let empty = Page {
         items: vec![],
         next: None,
+        positions: vec![],
     };
     let limit = q.effective_limit();
     let (col_name, desc) = match q.order {
@@ -427,18 +428,21 @@ pub(crate) fn run_query(
     let mut rows = db.query(&sql, &params)?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next = match rows.last() {
-        Some(r) if more => {
-            let key = match q.order {
-                Order::EffectiveDesc | Order::EffectiveAsc => col(r, 11)?,
-                Order::UpdatedDesc | Order::UpdatedAsc => col(r, 8)?,
-            };
-            Some(Cursor { key, tie: ik_of(r)? })
-        }
-        _ => None,
-    };
+    let mut positions = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let key = match q.order {
+            Order::EffectiveDesc | Order::EffectiveAsc => col(r, 11)?,
+            Order::UpdatedDesc | Order::UpdatedAsc => col(r, 8)?,
+        };
+        positions.push(Cursor { key, tie: ik_of(r)? });
+    }
+    let next = if more { positions.last().copied() } else { None };
     let items = to_items(store, db, record, &rows, true)?;
-    Ok(Page { items, next })
+    Ok(Page {
+        items,
+        next,
+        positions,
+    })
 }
 
 pub(crate) fn export(store: &PostgresStore, record: RecordId, sink: &mut dyn ExportSink) -> StoreResult<()> {

@@ -405,6 +405,7 @@ pub(crate) fn run_query(
         return Ok(Page {
             items: vec![],
             next: None,
+            positions: vec![],
         });
     };
     let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
@@ -413,7 +414,7 @@ pub(crate) fn run_query(
         .query_map(params.as_slice(), |r| raw(r, true))
         .map_err(db_err)?;
     let mut items = Vec::new();
-    let mut last = None;
+    let mut positions = Vec::new();
     let mut more = false;
     for r in rows {
         let r = r.map_err(db_err)?;
@@ -425,12 +426,13 @@ pub(crate) fn run_query(
             Order::EffectiveDesc | Order::EffectiveAsc => r.effective,
             Order::UpdatedDesc | Order::UpdatedAsc => r.at,
         };
-        last = Some(Cursor { key, tie: r.ik });
+        positions.push(Cursor { key, tie: r.ik });
         items.push(to_item(store, conn, record, r)?);
     }
     Ok(Page {
         items,
-        next: if more { last } else { None },
+        next: if more { positions.last().copied() } else { None },
+        positions,
     })
 }
 

@@ -34,7 +34,7 @@ use std::sync::OnceLock;
 pub use classify::Registry;
 pub use codes::{
     HEALTHVAULT_THING_TYPES, HEALTHVAULT_VOCAB, HEARTH_TAG, LOINC, OBSERVATION_CATEGORY, SNOMED, UCUM,
-    canonical_system, primary_codes,
+    canonical_system, primary_code_path, primary_codes,
 };
 pub use effective::{effective_date, end_date};
 pub use fhirdate::{parse_fhir_datetime, parse_fhir_datetime_end};

@@ -1,0 +1,795 @@
+//! Search (https://hl7.org/fhir/R4/search.html) over the records a token reaches.
+//!
+//! Parameters are parsed and evaluated by `hearth_fhir::search` (the official R4 search
+//! parameter definitions, compiled FHIRPath). Here: which records to look in (a `patient`/
+//! `subject` reference narrows a `user/` token's search to that Patient's record), the indexed
+//! pre-filter (record, data types the token may read, the primary code), evaluation of every
+//! parameter on the candidates, `_sort`, paging, `_include`/`_revinclude`, and the audit of what
+//! was returned.
+//!
+//! Paging. Without `_sort`, or sorted by `_lastUpdated`, pages are keyset pages: a page link
+//! carries the position (record, sort key, item) of the last resource shown, so resources
+//! written while a client pages never shift or repeat a page, and `previous` walks back the same
+//! way. Other sorts order every match in memory and page by offset.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hearth_domain::{AuditAction, Cursor, Item, ItemId, ItemMeta, ItemQuery, Order, RecordId, Timestamp};
+use hearth_fhir::search::{self as sp, Criteria, Handling, ParseOptions};
+use serde_json::Value;
+
+use super::records::data_types_of;
+use crate::authz::{Operation, authorize};
+use crate::render::render_resource;
+use crate::{Context, ServiceError, ServiceResult, Services, ValidationIssue};
+
+pub const DEFAULT_COUNT: u32 = 50;
+pub const MAX_COUNT: u32 = 1000;
+/// Items read from the store per round while filtering.
+const SCAN_CHUNK: u32 = 500;
+/// The most matches a search sorted in memory (or counted) will look at.
+const MAX_IN_MEMORY: usize = 100_000;
+
+/// Parameters the API handles around the search itself.
+pub const PASSTHROUGH: &[&str] = &["_format", "_pretty", "_page", "_since", "_type", "_outputFormat"];
+
+#[derive(Clone, Debug)]
+pub struct SearchRequest {
+    pub resource_type: String,
+    pub pairs: Vec<(String, String)>,
+    pub strict: bool,
+    /// Restrict to one record (compartment searches such as `Patient/[id]/Observation`).
+    pub record: Option<RecordId>,
+}
+
+impl SearchRequest {
+    /// From a URL query string (`a=1&b=2`, percent-encoded).
+    pub fn from_query(resource_type: &str, query: &str, strict: bool) -> Self {
+        SearchRequest {
+            resource_type: resource_type.to_string(),
+            pairs: url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+            strict,
+            record: None,
+        }
+    }
+}
+
+/// One resource in a result page.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub meta: ItemMeta,
+    /// As served (with `meta.versionId` and `meta.lastUpdated`, `_elements`/`_summary` applied).
+    pub resource: Value,
+    /// Brought in by `_include`/`_revinclude` rather than matched.
+    pub included: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct SearchPage {
+    pub hits: Vec<Hit>,
+    /// The `_page` value of the next and previous pages.
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    /// The number of matches, when known (always with `_summary=count` or `_total=accurate`).
+    pub total: Option<usize>,
+    /// The parameters that took effect (for the self link) and those ignored.
+    pub applied: Vec<(String, String)>,
+    pub ignored: Vec<String>,
+    /// `_summary=count`: no resources, only the total.
+    pub count_only: bool,
+}
+
+fn now_system(t: Timestamp) -> SystemTime {
+    if t.0 >= 0 {
+        UNIX_EPOCH + Duration::from_micros(t.0 as u64)
+    } else {
+        UNIX_EPOCH
+    }
+}
+
+fn search_error(errors: Vec<sp::SearchError>) -> ServiceError {
+    ServiceError::Invalid(
+        errors
+            .into_iter()
+            .map(|e| ValidationIssue::error("not-supported", e.param.clone(), e.message))
+            .collect(),
+    )
+}
+
+/// Where a page starts: `n` (after a position, forward) or `p` (before it, backward), or an
+/// offset into an in-memory order.
+#[derive(Clone, Copy, Debug)]
+enum PageToken {
+    After(usize, Cursor),
+    Before(usize, Cursor),
+    Offset(usize),
+}
+
+impl PageToken {
+    fn encode(&self) -> String {
+        match self {
+            PageToken::After(r, c) => format!("n.{r}.{}", c.encode()),
+            PageToken::Before(r, c) => format!("p.{r}.{}", c.encode()),
+            PageToken::Offset(o) => format!("o.{o}"),
+        }
+    }
+    fn decode(s: &str) -> Option<Self> {
+        let (kind, rest) = s.split_once('.')?;
+        if kind == "o" {
+            return rest.parse().ok().map(PageToken::Offset);
+        }
+        let (r, c) = rest.split_once('.')?;
+        let r: usize = r.parse().ok()?;
+        let c = Cursor::decode(c)?;
+        match kind {
+            "n" => Some(PageToken::After(r, c)),
+            "p" => Some(PageToken::Before(r, c)),
+            _ => None,
+        }
+    }
+}
+
+/// A record to search and what the token may read in it.
+struct Scope {
+    record: RecordId,
+    data_types: Vec<String>,
+    decision: crate::authz::Decision,
+}
+
+/// A match with where it stands.
+struct Found {
+    scope: usize,
+    pos: Cursor,
+    item: Item,
+    resource: Value,
+}
+
+impl Services {
+    fn parse_criteria(&self, req: &SearchRequest) -> ServiceResult<Criteria> {
+        if !hearth_fhir::is_resource_type(&req.resource_type) {
+            return Err(ServiceError::NotFound(format!(
+                "{} is not a FHIR R4 resource type",
+                req.resource_type
+            )));
+        }
+        let base = self.auth.settings.fhir_base();
+        let opts = ParseOptions {
+            handling: if req.strict {
+                Handling::Strict
+            } else {
+                Handling::Lenient
+            },
+            passthrough: PASSTHROUGH,
+            now: now_system(self.now()),
+            base_url: Some(&base),
+        };
+        sp::parse(&req.resource_type, &req.pairs, &opts).map_err(search_error)
+    }
+
+    /// The records to look in, narrowed by a Patient reference filter when there is one.
+    fn search_scopes(
+        &self,
+        ctx: &Context,
+        req: &SearchRequest,
+        criteria: &Criteria,
+    ) -> ServiceResult<Vec<Scope>> {
+        let mut records = match req.record {
+            Some(r) => vec![r],
+            None => self.fhir_records(ctx)?,
+        };
+        if let Some(ids) = patient_filter(criteria) {
+            let mut narrowed = Vec::new();
+            for id in ids {
+                if let Some((r, _)) = self.fhir_locate(ctx, &id)?
+                    && records.contains(&r)
+                    && !narrowed.contains(&r)
+                {
+                    narrowed.push(r);
+                }
+            }
+            records.retain(|r| narrowed.contains(r));
+        }
+        let types = data_types_of(&req.resource_type);
+        let mut scopes = Vec::new();
+        for record in records {
+            let decision = match authorize(&*self.store, ctx, record, Operation::Read) {
+                Ok(d) => d,
+                // A record the token cannot read contributes nothing, like a record with no data.
+                Err(_) => continue,
+            };
+            let data_types: Vec<String> = match decision.readable_types() {
+                Some(readable) => types.iter().filter(|t| readable.contains(t)).cloned().collect(),
+                None => types.clone(),
+            };
+            if !data_types.is_empty() {
+                scopes.push(Scope {
+                    record,
+                    data_types,
+                    decision,
+                });
+            }
+        }
+        Ok(scopes)
+    }
+
+    /// Runs a search and returns one page.
+    pub fn fhir_search(&self, ctx: &Context, req: &SearchRequest) -> ServiceResult<SearchPage> {
+        let criteria = self.parse_criteria(req)?;
+        let page_param = req
+            .pairs
+            .iter()
+            .find(|(k, _)| k == "_page")
+            .map(|(_, v)| v.as_str());
+        let token = match page_param {
+            Some(p) => Some(
+                PageToken::decode(p)
+                    .ok_or_else(|| ServiceError::invalid("value", "_page", "this page link is not valid"))?,
+            ),
+            None => None,
+        };
+        let scopes = self.search_scopes(ctx, req, &criteria)?;
+        let count = criteria.count.unwrap_or(DEFAULT_COUNT).clamp(1, MAX_COUNT) as usize;
+        let count_only = criteria.summary == Some(sp::Summary::Count);
+        let hint = code_hint(&criteria);
+
+        let keyset_order = match criteria.sort.as_slice() {
+            [] => Some(Order::EffectiveDesc),
+            [s] if s.param.code() == "_lastUpdated" => Some(if s.descending {
+                Order::UpdatedDesc
+            } else {
+                Order::UpdatedAsc
+            }),
+            _ => None,
+        };
+        let accurate = count_only || criteria.total == Some(sp::Total::Accurate);
+
+        let (mut found, next, previous, mut total) = match (keyset_order, token) {
+            (Some(order), t) if !count_only => {
+                let (found, next, previous) =
+                    self.keyset_page(&scopes, &criteria, hint.as_deref(), ctx, order, count, t)?;
+                (found, next, previous, None)
+            }
+            _ => {
+                let mut all = self.scan_all(&scopes, &criteria, hint.as_deref(), ctx)?;
+                let total = all.len();
+                if count_only {
+                    (vec![], None, None, Some(total))
+                } else {
+                    sort_in_memory(&mut all, &criteria);
+                    let offset = match token {
+                        Some(PageToken::Offset(o)) => o,
+                        None => 0,
+                        Some(_) => {
+                            return Err(ServiceError::invalid(
+                                "value",
+                                "_page",
+                                "this page link is not valid",
+                            ));
+                        }
+                    };
+                    let next = (offset + count < total).then(|| PageToken::Offset(offset + count).encode());
+                    let previous =
+                        (offset > 0).then(|| PageToken::Offset(offset.saturating_sub(count)).encode());
+                    let page: Vec<Found> = all.into_iter().skip(offset).take(count).collect();
+                    (page, next, previous, Some(total))
+                }
+            }
+        };
+        if total.is_none() && token.is_none() && next.is_none() {
+            total = Some(found.len());
+        }
+        if total.is_none() && accurate {
+            total = Some(self.scan_all(&scopes, &criteria, hint.as_deref(), ctx)?.len());
+        }
+
+        // Includes, then the audit of what each record returned.
+        let included = self.includes(ctx, &scopes, &criteria, &found)?;
+        let mut hits: Vec<Hit> = Vec::with_capacity(found.len() + included.len());
+        let mut by_scope: HashMap<usize, Vec<Item>> = HashMap::new();
+        for f in found.drain(..) {
+            let mut resource = f.resource;
+            shape(&mut resource, &criteria);
+            by_scope.entry(f.scope).or_default().push(f.item.clone());
+            hits.push(Hit {
+                meta: f.item.meta,
+                resource,
+                included: false,
+            });
+        }
+        for (scope, item, mut resource) in included {
+            shape(&mut resource, &criteria);
+            by_scope.entry(scope).or_default().push(item.clone());
+            hits.push(Hit {
+                meta: item.meta,
+                resource,
+                included: true,
+            });
+        }
+        for (i, scope) in scopes.iter().enumerate() {
+            let items = by_scope.remove(&i).unwrap_or_default();
+            if !items.is_empty() || scopes.len() == 1 {
+                self.log_returned(
+                    ctx,
+                    scope.record,
+                    AuditAction::Query,
+                    &items,
+                    Some(scope.data_types.clone()),
+                )?;
+            }
+            if !items.is_empty() {
+                self.note_app_use(&scope.decision, hearth_store::GrantUse::Read);
+            }
+        }
+        Ok(SearchPage {
+            hits,
+            next,
+            previous,
+            total,
+            applied: criteria.applied.clone(),
+            ignored: criteria.ignored.clone(),
+            count_only,
+        })
+    }
+
+    /// Every resource of `resource_type` matching `query` that `ctx` may see (conditional
+    /// interactions and conditional references).
+    pub fn fhir_find(&self, ctx: &Context, resource_type: &str, query: &str) -> ServiceResult<Vec<Item>> {
+        let req = SearchRequest::from_query(resource_type, query, true);
+        let criteria = self.parse_criteria(&req)?;
+        if criteria.filters.is_empty() {
+            return Err(ServiceError::invalid(
+                "invalid",
+                "",
+                "a conditional interaction needs search criteria",
+            ));
+        }
+        let scopes = self.search_scopes(ctx, &req, &criteria)?;
+        let hint = code_hint(&criteria);
+        Ok(self
+            .scan_all(&scopes, &criteria, hint.as_deref(), ctx)?
+            .into_iter()
+            .map(|f| f.item)
+            .collect())
+    }
+
+    fn candidates(
+        &self,
+        scope: &Scope,
+        hint: Option<&str>,
+        ctx: &Context,
+        order: Order,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> ServiceResult<hearth_domain::Page> {
+        let q = ItemQuery {
+            data_types: scope.data_types.clone(),
+            code: hint.map(str::to_string),
+            include_personal: ctx.sees_personal(),
+            order,
+            limit,
+            after,
+            ..ItemQuery::default()
+        };
+        Ok(self.store.scan(scope.record, &q)?)
+    }
+
+    /// Evaluates the criteria on a candidate; `None` if it does not match (or cannot be shown).
+    fn evaluate(
+        &self,
+        scope: &Scope,
+        ctx: &Context,
+        criteria: &Criteria,
+        item: &Item,
+    ) -> ServiceResult<Option<Value>> {
+        if !self.may_see(&scope.decision, ctx, &item.meta) {
+            return Ok(None);
+        }
+        let Some(body) = item.body.as_deref() else {
+            return Ok(None);
+        };
+        let resource = render_resource(&item.meta, body).map_err(ServiceError::Internal)?;
+        Ok(criteria.matches(&resource).then_some(resource))
+    }
+
+    fn scan_all(
+        &self,
+        scopes: &[Scope],
+        criteria: &Criteria,
+        hint: Option<&str>,
+        ctx: &Context,
+    ) -> ServiceResult<Vec<Found>> {
+        let mut out = Vec::new();
+        for (i, scope) in scopes.iter().enumerate() {
+            let mut after = None;
+            loop {
+                let page = self.candidates(scope, hint, ctx, Order::EffectiveDesc, after, SCAN_CHUNK)?;
+                for (item, pos) in page.items.into_iter().zip(page.positions) {
+                    if let Some(resource) = self.evaluate(scope, ctx, criteria, &item)? {
+                        out.push(Found {
+                            scope: i,
+                            pos,
+                            item,
+                            resource,
+                        });
+                        if out.len() > MAX_IN_MEMORY {
+                            return Err(ServiceError::invalid(
+                                "too-costly",
+                                "",
+                                format!("more than {MAX_IN_MEMORY} resources match; narrow the search"),
+                            ));
+                        }
+                    }
+                }
+                match page.next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One keyset page: `count` matches after (or before) a position, and the links around it.
+    #[allow(clippy::too_many_arguments)]
+    fn keyset_page(
+        &self,
+        scopes: &[Scope],
+        criteria: &Criteria,
+        hint: Option<&str>,
+        ctx: &Context,
+        order: Order,
+        count: usize,
+        token: Option<PageToken>,
+    ) -> ServiceResult<(Vec<Found>, Option<String>, Option<String>)> {
+        let backward = matches!(token, Some(PageToken::Before(..)));
+        let (mut scope_i, mut after) = match token {
+            None => (0, None),
+            Some(PageToken::After(r, c)) | Some(PageToken::Before(r, c)) => (r, Some(c)),
+            Some(PageToken::Offset(_)) => {
+                return Err(ServiceError::invalid(
+                    "value",
+                    "_page",
+                    "this page link is not valid",
+                ));
+            }
+        };
+        let scan_order = if backward { reverse(order) } else { order };
+        let mut found: Vec<Found> = Vec::new();
+        let mut more = false;
+        'scopes: while scope_i < scopes.len() {
+            let scope = &scopes[scope_i];
+            loop {
+                let page = self.candidates(scope, hint, ctx, scan_order, after, SCAN_CHUNK)?;
+                for (item, pos) in page.items.into_iter().zip(page.positions) {
+                    if let Some(resource) = self.evaluate(scope, ctx, criteria, &item)? {
+                        if found.len() == count {
+                            more = true;
+                            break 'scopes;
+                        }
+                        found.push(Found {
+                            scope: scope_i,
+                            pos,
+                            item,
+                            resource,
+                        });
+                    }
+                }
+                match page.next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+            after = None;
+            if backward {
+                if scope_i == 0 {
+                    break;
+                }
+                scope_i -= 1;
+            } else {
+                scope_i += 1;
+            }
+        }
+        if backward {
+            found.reverse();
+            // Reaching the start means this is the first page again.
+            let next = found.last().map(|f| PageToken::After(f.scope, f.pos).encode());
+            let previous = if more {
+                found.first().map(|f| PageToken::Before(f.scope, f.pos).encode())
+            } else {
+                None
+            };
+            return Ok((found, next, previous));
+        }
+        let next = if more {
+            found.last().map(|f| PageToken::After(f.scope, f.pos).encode())
+        } else {
+            None
+        };
+        let previous = if token.is_some() {
+            found.first().map(|f| PageToken::Before(f.scope, f.pos).encode())
+        } else {
+            None
+        };
+        Ok((found, next, previous))
+    }
+
+    /// `_include` and `_revinclude` for the matches of a page, each resource once.
+    fn includes(
+        &self,
+        ctx: &Context,
+        scopes: &[Scope],
+        criteria: &Criteria,
+        found: &[Found],
+    ) -> ServiceResult<Vec<(usize, Item, Value)>> {
+        if criteria.include.is_empty() && criteria.revinclude.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut seen: HashSet<ItemId> = found.iter().map(|f| f.item.meta.id).collect();
+        let mut out: Vec<(usize, Item, Value)> = Vec::new();
+        // Work lists: (scope, resource) pairs whose references to follow; `:iterate` adds the
+        // included ones as new sources.
+        let mut sources: Vec<(usize, String, Value)> = found
+            .iter()
+            .map(|f| (f.scope, f.item.meta.resource_type.clone(), f.resource.clone()))
+            .collect();
+        let mut round = 0;
+        while !sources.is_empty() && round < 4 {
+            let mut next_sources = Vec::new();
+            for inc in &criteria.include {
+                if round > 0 && !inc.iterate {
+                    continue;
+                }
+                for (scope_i, rtype, resource) in &sources {
+                    if *rtype != inc.source {
+                        continue;
+                    }
+                    let params: Vec<&'static sp::SearchParamDef> = match inc.param {
+                        Some(p) => vec![p],
+                        None => sp::search_params(rtype)
+                            .into_iter()
+                            .filter(|p| p.param_type() == sp::ParamType::Reference)
+                            .collect(),
+                    };
+                    let mut ids = Vec::new();
+                    for p in params {
+                        for (ty, id) in sp::reference_targets(resource, p) {
+                            if inc
+                                .target
+                                .as_deref()
+                                .is_some_and(|t| ty.as_deref().is_some_and(|x| x != t))
+                            {
+                                continue;
+                            }
+                            if let Some(item) = super::parse_id(&id)
+                                && !seen.contains(&item)
+                            {
+                                ids.push(item);
+                            }
+                        }
+                    }
+                    ids.sort();
+                    ids.dedup();
+                    let scope = &scopes[*scope_i];
+                    for item in self.store.fetch(scope.record, &ids)? {
+                        if item.meta.state != hearth_domain::ItemState::Active || seen.contains(&item.meta.id)
+                        {
+                            continue;
+                        }
+                        if !self.may_see(&scope.decision, ctx, &item.meta) {
+                            continue;
+                        }
+                        let Some(body) = item.body.as_deref() else {
+                            continue;
+                        };
+                        let resource = render_resource(&item.meta, body).map_err(ServiceError::Internal)?;
+                        seen.insert(item.meta.id);
+                        next_sources.push((*scope_i, item.meta.resource_type.clone(), resource.clone()));
+                        out.push((*scope_i, item, resource));
+                    }
+                }
+            }
+            for inc in &criteria.revinclude {
+                if round > 0 && !inc.iterate {
+                    continue;
+                }
+                let Some(param) = inc.param else { continue };
+                let source_types = data_types_of(&inc.source);
+                for (scope_i, scope) in scopes.iter().enumerate() {
+                    let targets: HashSet<String> = sources
+                        .iter()
+                        .filter(|(s, _, _)| *s == scope_i)
+                        .filter_map(|(_, t, r)| Some(format!("{t}/{}", r.get("id")?.as_str()?)))
+                        .collect();
+                    if targets.is_empty() {
+                        continue;
+                    }
+                    let readable: Vec<String> = source_types
+                        .iter()
+                        .filter(|t| scope.decision.app.is_none() || scope.decision.allows(t, Operation::Read))
+                        .cloned()
+                        .collect();
+                    if readable.is_empty() {
+                        continue;
+                    }
+                    let mut after = None;
+                    loop {
+                        let q = ItemQuery {
+                            data_types: readable.clone(),
+                            include_personal: ctx.sees_personal(),
+                            limit: SCAN_CHUNK,
+                            after,
+                            ..ItemQuery::default()
+                        };
+                        let page = self.store.scan(scope.record, &q)?;
+                        for item in page.items {
+                            if seen.contains(&item.meta.id) || !self.may_see(&scope.decision, ctx, &item.meta)
+                            {
+                                continue;
+                            }
+                            let Some(body) = item.body.as_deref() else {
+                                continue;
+                            };
+                            let resource =
+                                render_resource(&item.meta, body).map_err(ServiceError::Internal)?;
+                            let hit = sp::reference_targets(&resource, param)
+                                .into_iter()
+                                .any(|(ty, id)| {
+                                    ty.is_some_and(|t| targets.contains(&format!("{t}/{id}")))
+                                        || targets.iter().any(|t| t.ends_with(&format!("/{id}")))
+                                });
+                            if hit {
+                                seen.insert(item.meta.id);
+                                next_sources.push((
+                                    scope_i,
+                                    item.meta.resource_type.clone(),
+                                    resource.clone(),
+                                ));
+                                out.push((scope_i, item, resource));
+                            }
+                        }
+                        match page.next {
+                            Some(n) => after = Some(n),
+                            None => break,
+                        }
+                    }
+                }
+            }
+            sources = next_sources;
+            round += 1;
+        }
+        Ok(out)
+    }
+}
+
+fn reverse(o: Order) -> Order {
+    match o {
+        Order::EffectiveDesc => Order::EffectiveAsc,
+        Order::EffectiveAsc => Order::EffectiveDesc,
+        Order::UpdatedDesc => Order::UpdatedAsc,
+        Order::UpdatedAsc => Order::UpdatedDesc,
+    }
+}
+
+/// `_elements` and `_summary` on a served resource.
+fn shape(resource: &mut Value, criteria: &Criteria) {
+    if let Some(elements) = &criteria.elements {
+        sp::apply_elements(resource, elements);
+    } else if let Some(s) = criteria.summary
+        && s != sp::Summary::False
+        && s != sp::Summary::Count
+    {
+        sp::apply_summary(resource, s);
+    }
+}
+
+fn sort_in_memory(all: &mut [Found], criteria: &Criteria) {
+    if criteria.sort.is_empty() {
+        return;
+    }
+    let keys: Vec<Vec<(Option<sp::SortValue>, bool)>> = all
+        .iter()
+        .map(|f| {
+            criteria
+                .sort
+                .iter()
+                .map(|s| (sp::sort_key(&f.resource, s.param, s.descending), s.descending))
+                .collect()
+        })
+        .collect();
+    let mut idx: Vec<usize> = (0..all.len()).collect();
+    idx.sort_by(|&a, &b| {
+        for ((ka, desc), (kb, _)) in keys[a].iter().zip(&keys[b]) {
+            // Resources without a value sort last either way.
+            let ord = match (ka, kb) {
+                (Some(x), Some(y)) => {
+                    if *desc {
+                        y.cmp(x)
+                    } else {
+                        x.cmp(y)
+                    }
+                }
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            };
+            if ord != std::cmp::Ordering::Equal {
+                return ord;
+            }
+        }
+        all[a].item.meta.id.cmp(&all[b].item.meta.id)
+    });
+    let mut order: Vec<Option<usize>> = vec![None; all.len()];
+    for (dest, src) in idx.iter().enumerate() {
+        order[*src] = Some(dest);
+    }
+    // Apply the permutation in place.
+    for i in 0..all.len() {
+        while let Some(dest) = order[i] {
+            if dest == i {
+                order[i] = None;
+                break;
+            }
+            all.swap(i, dest);
+            order.swap(i, dest);
+        }
+    }
+}
+
+/// The Patient ids a `patient`/`subject` filter names, when the search is confined to them.
+fn patient_filter(criteria: &Criteria) -> Option<Vec<String>> {
+    for f in &criteria.filters {
+        let p = f.param();
+        if p.param_type() != sp::ParamType::Reference || f.modifier().is_some() || f.missing().is_some() {
+            continue;
+        }
+        if !matches!(p.code(), "patient" | "subject" | "beneficiary") {
+            continue;
+        }
+        let targets: Vec<&str> = p.targets().collect();
+        if p.code() == "subject" && !(targets.len() == 1 && targets[0] == "Patient") {
+            // `subject` may name a Group or a Device: only a Patient/ value narrows.
+            let all_patients = f.raw_values().iter().all(|v| v.starts_with("Patient/"));
+            if !all_patients {
+                continue;
+            }
+        }
+        let ids: Vec<String> = f
+            .raw_values()
+            .iter()
+            .map(|v| v.rsplit('/').next().unwrap_or(v).to_string())
+            .collect();
+        return Some(ids);
+    }
+    None
+}
+
+/// The primary-code filter usable as an index pre-filter: one plain `system|code` or `code`.
+fn code_hint(criteria: &Criteria) -> Option<String> {
+    let path = hearth_domain::datatypes::primary_code_path(&criteria.resource_type)?;
+    for f in &criteria.filters {
+        let p = f.param();
+        if p.param_type() != sp::ParamType::Token || f.modifier().is_some() || f.missing().is_some() {
+            continue;
+        }
+        let expr = p.expression().unwrap_or_default();
+        let direct = format!("{}.{path}", criteria.resource_type);
+        let as_cc = format!(
+            "({}.{} as CodeableConcept)",
+            criteria.resource_type,
+            path.trim_end_matches("CodeableConcept")
+        );
+        if expr != direct && expr != as_cc {
+            continue;
+        }
+        if let [v] = f.raw_values() {
+            if v.is_empty() || v.ends_with('|') {
+                continue;
+            }
+            return Some(v.clone());
+        }
+    }
+    None
+}
