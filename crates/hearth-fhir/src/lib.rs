@@ -14,9 +14,10 @@ mod outcome;
 mod path;
 mod primitive;
 mod references;
+pub mod search;
 mod validate;
 
 pub use issue::{Issue, IssueCode, Severity};
 pub use outcome::operation_outcome;
 pub use references::{RefSite, references, rewrite_references};
-pub use validate::{is_resource_type, validate_resource};
+pub use validate::{is_resource_type, resource_types, validate_resource};
