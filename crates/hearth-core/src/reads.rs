@@ -12,12 +12,25 @@ impl Services {
     /// Current versions of items; ids that do not exist (or that `ctx` may not see) are left out.
     /// The audit entry names exactly what was returned.
     pub fn read(&self, ctx: &Context, record: RecordId, ids: &[ItemId]) -> ServiceResult<Vec<Item>> {
+        if ids.is_empty() {
+            return self.audited(ctx, Some(record), AuditAction::Read, || {
+                authorize(&*self.store, ctx, record, Operation::Read).map(|_| vec![])
+            });
+        }
+        self.read_fetched(ctx, record, || Ok(self.store.fetch(record, ids)?))
+    }
+
+    /// Authorises a read of `record`, then returns (and audits) what `fetch` found there that
+    /// `ctx` may see. Nothing fetched leaves this function unless the read is allowed.
+    pub(crate) fn read_fetched(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        fetch: impl FnOnce() -> ServiceResult<Vec<Item>>,
+    ) -> ServiceResult<Vec<Item>> {
         self.audited(ctx, Some(record), AuditAction::Read, || {
             let decision = authorize(&*self.store, ctx, record, Operation::Read)?;
-            if ids.is_empty() {
-                return Ok(vec![]);
-            }
-            let items = self.visible(&decision, ctx, self.store.fetch(record, ids)?);
+            let items = self.visible(&decision, ctx, fetch()?);
             self.log_returned(ctx, record, AuditAction::Read, &items, None)?;
             self.note_app_use(&decision, hearth_store::GrantUse::Read);
             Ok(items)

@@ -35,6 +35,27 @@ pub(crate) fn locate(store: &PostgresStore, ids: &[ItemId]) -> StoreResult<Vec<(
     })
 }
 
+pub(crate) fn fetch_any(store: &PostgresStore, ids: &[ItemId]) -> StoreResult<Vec<Item>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    with_auto(store, |db| {
+        let uuids: Vec<Uuid> = ids.iter().map(|i| i.0).collect();
+        let sql = format!(
+            "SELECT {COLS}, v.body, r.id FROM items i JOIN versions v ON v.ik = i.ik AND v.version = i.version
+             JOIN records r ON r.rk = i.rk WHERE i.id = ANY($1)"
+        );
+        let rows = db.query(&sql, &[&uuids])?;
+        let mut by_id: HashMap<ItemId, Item> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let record = RecordId(col(r, 15)?);
+            let item = to_items(store, db, record, std::slice::from_ref(r), true)?.remove(0);
+            by_id.insert(item.meta.id, item);
+        }
+        Ok(ids.iter().filter_map(|i| by_id.remove(i)).collect())
+    })
+}
+
 pub(crate) fn fetch(store: &PostgresStore, record: RecordId, ids: &[ItemId]) -> StoreResult<Vec<Item>> {
     with_auto(store, |db| {
         let rk = require_rk(db, record)?;

@@ -225,6 +225,10 @@ impl Store for PostgresStore {
         fetch::locate(self, ids)
     }
 
+    fn fetch_any(&self, ids: &[ItemId]) -> StoreResult<Vec<Item>> {
+        fetch::fetch_any(self, ids)
+    }
+
     fn fetch(&self, record: RecordId, ids: &[ItemId]) -> StoreResult<Vec<Item>> {
         fetch::fetch(self, record, ids)
     }

@@ -27,6 +27,26 @@ pub(crate) fn locate(store: &SqliteStore, ids: &[ItemId]) -> StoreResult<Vec<(It
     Ok(out)
 }
 
+pub(crate) fn fetch_any(store: &SqliteStore, ids: &[ItemId]) -> StoreResult<Vec<Item>> {
+    let conn = store.reader()?;
+    let sql = format!(
+        "SELECT {COLS}, v.body, r.id FROM items i JOIN versions v ON v.ik = i.ik AND v.version = i.version
+         JOIN records r ON r.rk = i.rk WHERE i.id = ?1"
+    );
+    let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let mut rows = st.query([&id.as_bytes()[..]]).map_err(db_err)?;
+        if let Some(row) = rows.next().map_err(db_err)? {
+            let rid: Vec<u8> = row.get(15).map_err(db_err)?;
+            let record = RecordId::from_bytes(uuid_bytes(&rid)?);
+            let rr = raw(row, true).map_err(db_err)?;
+            out.push(to_item(store, &conn, record, rr)?);
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn fetch(store: &SqliteStore, record: RecordId, ids: &[ItemId]) -> StoreResult<Vec<Item>> {
     let conn = store.reader()?;
     let rk = require_rk(&conn, record)?;

@@ -282,6 +282,10 @@ impl Store for SqliteStore {
         fetch::locate(self, ids)
     }
 
+    fn fetch_any(&self, ids: &[ItemId]) -> StoreResult<Vec<Item>> {
+        fetch::fetch_any(self, ids)
+    }
+
     fn fetch(&self, record: RecordId, ids: &[ItemId]) -> StoreResult<Vec<Item>> {
         fetch::fetch(self, record, ids)
     }

@@ -176,6 +176,9 @@ pub trait Store: crate::AuthStore + Send + Sync {
     // ---- unaudited reads: the caller audits what it returns (see `append_audits`) -----------
     /// The record holding each item that exists; unknown ids are left out.
     fn locate(&self, ids: &[ItemId]) -> StoreResult<Vec<(ItemId, RecordId)>>;
+    /// Current versions of the items with these ids, whichever record holds them (each item's
+    /// `meta.record_id` says which), in the order asked; unknown ids are left out.
+    fn fetch_any(&self, ids: &[ItemId]) -> StoreResult<Vec<Item>>;
     /// Current versions of the items that exist in the record, in the order asked.
     fn fetch(&self, record: RecordId, ids: &[ItemId]) -> StoreResult<Vec<Item>>;
     /// These versions of items of the record, in the order asked; unknown ones are left out.

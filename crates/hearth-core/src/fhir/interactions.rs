@@ -129,11 +129,19 @@ pub(crate) fn display_name(patient: &Value) -> String {
 impl Services {
     /// The current version of a resource: 404 if `ctx` cannot see it, 410 if deleted.
     pub fn fhir_read(&self, ctx: &Context, rtype: &str, id: &str) -> ServiceResult<Item> {
-        let (record, item_id) = self.fhir_locate(ctx, id)?.ok_or_else(|| not_found(rtype, id))?;
+        let item_id = parse_id(id).ok_or_else(|| not_found(rtype, id))?;
+        // One lookup finds the item and its record; nothing of it is returned (or audited as
+        // read) unless the token reaches that record and may read the item.
+        let Some(found) = self.store.fetch_any(&[item_id])?.pop() else {
+            return Err(not_found(rtype, id));
+        };
+        let record = found.meta.record_id;
+        if found.meta.resource_type != rtype || !self.reaches(ctx, record)? {
+            return Err(not_found(rtype, id));
+        }
         let item = self
-            .read(ctx, record, &[item_id])?
+            .read_fetched(ctx, record, || Ok(vec![found]))?
             .pop()
-            .filter(|i| i.meta.resource_type == rtype)
             .ok_or_else(|| not_found(rtype, id))?;
         match item.meta.state {
             ItemState::Active => Ok(item),

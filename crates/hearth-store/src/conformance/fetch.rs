@@ -32,6 +32,15 @@ pub fn unaudited_reads_and_batched_audit(store: &dyn Store) {
     let found = store.locate(&[w2, unknown, w1, a.patient_item]).unwrap();
     assert_eq!(found, vec![(w2, b.id), (w1, a.id), (a.patient_item, a.id)]);
 
+    // Current versions wherever they live, each saying its record.
+    let any = store.fetch_any(&[w2, unknown, w1]).unwrap();
+    let got: Vec<(ItemId, RecordId, u32)> = any
+        .iter()
+        .map(|i| (i.meta.id, i.meta.record_id, i.meta.version))
+        .collect();
+    assert_eq!(got, vec![(w2, b.id, 1), (w1, a.id, 2)]);
+    assert!(any[1].body.as_deref().unwrap().contains("71.25"));
+
     // Current versions, only within the record asked.
     let items = store.fetch(a.id, &[w1, w2, unknown]).unwrap();
     assert_eq!(items.len(), 1);

@@ -3,12 +3,13 @@
 //! history and transactions.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use hearth_core::ServiceError;
 use hearth_core::fhir::Written;
 use hearth_core::fhir::search::SearchPage;
 use hearth_core::fhir::transaction::{BundleKind, EntryBody, EntryResult};
-use hearth_core::render::render_resource;
+use hearth_core::render::{render_resource, render_resource_text};
 use hearth_domain::{Item, ItemMeta, ItemState, Timestamp};
 use serde_json::{Value, json};
 
@@ -93,9 +94,23 @@ fn set(r: &mut Response, name: header::HeaderName, value: &str) {
 
 /// A resource with its version headers.
 pub fn resource(status: StatusCode, item: &Item) -> Response {
-    match render(item) {
-        Ok(v) => {
-            let mut r = fhir_json(status, &v);
+    let text = item
+        .body
+        .as_deref()
+        .ok_or_else(|| {
+            ServiceError::Gone(format!(
+                "{}/{} was permanently removed",
+                item.meta.resource_type, item.meta.id
+            ))
+        })
+        .and_then(|b| render_resource_text(&item.meta, b).map_err(ServiceError::Internal));
+    match text {
+        Ok(t) => {
+            let mut r = (status, t).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/fhir+json; charset=utf-8"),
+            );
             set(&mut r, header::ETAG, &etag(&item.meta));
             set(
                 &mut r,
