@@ -187,6 +187,10 @@ impl Store for PostgresStore {
         with_auto(self, |db| read::current_meta(self, db, record, ids))
     }
 
+    fn item_record(&self, id: ItemId) -> StoreResult<Option<RecordId>> {
+        with_auto(self, |db| people::item_record(db, id))
+    }
+
     fn find_by_client_ids(
         &self,
         record: RecordId,

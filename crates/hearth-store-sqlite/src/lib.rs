@@ -245,6 +245,10 @@ impl Store for SqliteStore {
         read::current_meta(self, &conn, record, ids)
     }
 
+    fn item_record(&self, id: ItemId) -> StoreResult<Option<RecordId>> {
+        people::item_record(&*self.reader()?, id)
+    }
+
     fn find_by_client_ids(
         &self,
         record: RecordId,

@@ -153,6 +153,9 @@ pub trait Store: crate::AuthStore + Send + Sync {
     fn apply(&self, changes: &ChangeSet) -> StoreResult<Vec<BatchResult>>;
     /// Current envelopes (no content, no audit): what the services consult to check their rules.
     fn current_meta(&self, record: RecordId, ids: &[ItemId]) -> StoreResult<Vec<ItemMeta>>;
+    /// The record holding the item with this id (item ids are unique across records), or `None`
+    /// if no record holds it. One indexed lookup; no audit: it returns no health data.
+    fn item_record(&self, id: ItemId) -> StoreResult<Option<RecordId>>;
     /// Current items carrying these client ids for this writer.
     fn find_by_client_ids(
         &self,
