@@ -65,6 +65,8 @@ pub enum ErrorCategory {
     Conflict,
     /// The item is gone for good (410).
     Gone,
+    /// The request's content is larger than the server accepts (413).
+    TooLarge,
     /// The backend is not answering (503).
     Unavailable,
     /// A bug or an unexpected failure (500).
@@ -89,6 +91,8 @@ pub enum ServiceError {
     VersionConflict(String),
     #[error("{0}")]
     Gone(String),
+    #[error("{0}")]
+    TooLarge(String),
     #[error("the database is unavailable")]
     Unavailable(String),
     #[error("internal error")]
@@ -109,6 +113,7 @@ impl ServiceError {
             ServiceError::NotFound(_) => ErrorCategory::NotFound,
             ServiceError::Conflict(_) | ServiceError::VersionConflict(_) => ErrorCategory::Conflict,
             ServiceError::Gone(_) => ErrorCategory::Gone,
+            ServiceError::TooLarge(_) => ErrorCategory::TooLarge,
             ServiceError::Unavailable(_) => ErrorCategory::Unavailable,
             ServiceError::Internal(_) => ErrorCategory::Internal,
         }

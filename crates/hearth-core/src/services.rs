@@ -16,6 +16,7 @@ pub struct Services {
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth: AuthRuntime,
+    pub(crate) files: crate::files::FileSettings,
 }
 
 impl Services {
@@ -32,6 +33,7 @@ impl Services {
             blobs,
             clock,
             auth,
+            files: Default::default(),
         }
     }
 
