@@ -154,6 +154,7 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
         ErrorCategory::NotFound => StatusCode::NOT_FOUND,
         ErrorCategory::Conflict => StatusCode::CONFLICT,
         ErrorCategory::Gone => StatusCode::GONE,
+        ErrorCategory::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCategory::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCategory::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -192,6 +193,7 @@ pub fn service_error(e: &ServiceError, layout: Layout) -> Response {
         ErrorCategory::NotFound => "Not found",
         ErrorCategory::Conflict => "That cannot be done now",
         ErrorCategory::Gone => "Gone",
+        ErrorCategory::TooLarge => "Too large",
         ErrorCategory::Unavailable => "Temporarily unavailable",
         ErrorCategory::Internal => "Something went wrong",
     };
