@@ -107,7 +107,11 @@ fn stored_blobs(dir: &Path) -> usize {
             .map(|e| {
                 let e = e.unwrap();
                 if e.file_type().unwrap().is_dir() {
-                    if e.file_name() == "tmp" { 0 } else { walk(&e.path()) }
+                    if e.file_name() == "tmp" {
+                        0
+                    } else {
+                        walk(&e.path())
+                    }
                 } else {
                     1
                 }
@@ -136,7 +140,11 @@ fn raw_binary_round_trips_byte_exact_with_ranges() {
             .svc
             .create_binary(&op, fx.record.id, raw("Application/DICOM", &mut bytes.as_slice()))
             .unwrap();
-        assert_eq!((meta.version, meta.data_type.as_str()), (1, BINARY_TYPE), "{backend}");
+        assert_eq!(
+            (meta.version, meta.data_type.as_str()),
+            (1, BINARY_TYPE),
+            "{backend}"
+        );
         assert_eq!(meta.blobs.len(), 1);
         assert_eq!(meta.blobs[0].name, "");
         assert_eq!(meta.blobs[0].size, bytes.len() as u64);
@@ -148,7 +156,11 @@ fn raw_binary_round_trips_byte_exact_with_ranges() {
         assert!(file.resource.get("data").is_none());
         assert_eq!(file.resource["meta"]["versionId"], "1");
         assert_eq!(read_all(&fx.svc, &file.content, None), bytes, "{backend}");
-        assert_eq!(read_all(&fx.svc, &file.content, Some((128, 4))), b"DICM", "{backend}");
+        assert_eq!(
+            read_all(&fx.svc, &file.content, Some((128, 4))),
+            b"DICM",
+            "{backend}"
+        );
         let n = bytes.len() as u64;
         assert_eq!(
             read_all(&fx.svc, &file.content, Some((n - 10, 10))),
@@ -264,8 +276,13 @@ fn updates_need_the_current_version_and_keep_the_old_one() {
         ));
         // A Binary cannot update another resource type.
         assert!(matches!(
-            fx.svc
-                .update_binary(&op, r, fx.record.patient_item, None, raw("text/plain", &mut &b"x"[..])),
+            fx.svc.update_binary(
+                &op,
+                r,
+                fx.record.patient_item,
+                None,
+                raw("text/plain", &mut &b"x"[..])
+            ),
             Err(ServiceError::NotFound(_))
         ));
         // Deleted: gone.
@@ -367,17 +384,20 @@ fn scopes_and_records_decide_before_anything_is_stored() {
             .unwrap_err();
         assert!(matches!(e, ServiceError::Invalid(_)), "{e}");
         assert!(fx.svc.record_for_new(&user, Some("Patient")).is_err());
-        assert_eq!(fx.svc.record_of_item(&user, meta.id, "Binary").unwrap(), fx.record.id);
+        assert_eq!(
+            fx.svc.record_of_item(&user, meta.id, "Binary").unwrap(),
+            fx.record.id
+        );
     }
 }
 
 fn document(fx: &Fx) -> Value {
     json!({"resourceType": "DocumentReference", "status": "current",
-        "subject": {"reference": format!("Patient/{}", fx.record.patient_item)},
-        "content": [
-            {"attachment": {"contentType": "text/plain", "data": "aGVsbG8=", "title": "note"}},
-            {"attachment": {"contentType": "application/pdf", "url": "https://example.org/report.pdf"}}
-        ]})
+    "subject": {"reference": format!("Patient/{}", fx.record.patient_item)},
+    "content": [
+        {"attachment": {"contentType": "text/plain", "data": "aGVsbG8=", "title": "note"}},
+        {"attachment": {"contentType": "application/pdf", "url": "https://example.org/report.pdf"}}
+    ]})
 }
 
 #[test]
@@ -400,9 +420,13 @@ fn attachments_are_written_and_read_through_their_paths() {
                 }],
             )
             .unwrap();
-        let WriteOutcome::Created(doc) = &out[0] else { panic!("{out:?}") };
-        let first = AttachmentPath::parse("DocumentReference", "DocumentReference.content[0].attachment").unwrap();
-        let second = AttachmentPath::parse("DocumentReference", "DocumentReference.content[1].attachment").unwrap();
+        let WriteOutcome::Created(doc) = &out[0] else {
+            panic!("{out:?}")
+        };
+        let first =
+            AttachmentPath::parse("DocumentReference", "DocumentReference.content[0].attachment").unwrap();
+        let second =
+            AttachmentPath::parse("DocumentReference", "DocumentReference.content[1].attachment").unwrap();
         // Inline data is served as it is.
         let inline = fx.svc.read_attachment(&op, r, doc.id, &first).unwrap();
         assert_eq!(read_all(&fx.svc, &inline.content, None), b"hello", "{backend}");
@@ -417,7 +441,15 @@ fn attachments_are_written_and_read_through_their_paths() {
         let bytes = dicom();
         let (meta, resource) = fx
             .svc
-            .write_attachment(&op, r, doc.id, &second, Some(1), "application/dicom", &mut bytes.as_slice())
+            .write_attachment(
+                &op,
+                r,
+                doc.id,
+                &second,
+                Some(1),
+                "application/dicom",
+                &mut bytes.as_slice(),
+            )
             .unwrap();
         assert_eq!(meta.version, 2);
         assert_eq!(meta.tags, vec!["kept".to_string()], "the envelope is kept");
@@ -459,7 +491,8 @@ fn attachments_are_written_and_read_through_their_paths() {
             .write_attachment(&op, r, doc.id, &first, Some(1), "text/plain", &mut &b"x"[..])
             .unwrap_err();
         assert!(matches!(e, ServiceError::VersionConflict(_)), "{e}");
-        let third = AttachmentPath::parse("DocumentReference", "DocumentReference.content[2].attachment").unwrap();
+        let third =
+            AttachmentPath::parse("DocumentReference", "DocumentReference.content[2].attachment").unwrap();
         let e = fx
             .svc
             .write_attachment(&op, r, doc.id, &third, None, "text/plain", &mut &b"x"[..])

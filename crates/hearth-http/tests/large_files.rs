@@ -51,7 +51,10 @@ fn a_200_mb_file_streams_through_in_bounded_memory() {
         fx.run(|env| async move {
             let token = env.tokens.all.clone();
             let auth = format!("Bearer {token}");
-            let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/octet-stream")];
+            let headers = [
+                ("Authorization", auth.as_str()),
+                ("Content-Type", "application/octet-stream"),
+            ];
             let (rss0, hwm0) = memory();
 
             let mut sent = 0u64;
@@ -74,7 +77,10 @@ fn a_200_mb_file_streams_through_in_bounded_memory() {
             let sha = hex::encode(hasher.finalize());
             let location = head
                 .lines()
-                .find_map(|l| l.strip_prefix("location: ").or_else(|| l.strip_prefix("Location: ")))
+                .find_map(|l| {
+                    l.strip_prefix("location: ")
+                        .or_else(|| l.strip_prefix("Location: "))
+                })
                 .unwrap()
                 .to_string();
             let id = location.rsplit('/').nth(2).unwrap().to_string();

@@ -203,7 +203,10 @@ mod tests {
         let skipping = StreamOnly(local.clone());
         for store in [&local as &dyn BlobStore, &skipping] {
             assert_eq!(range(store, &info.sha256, 0, 10), data[..10]);
-            assert_eq!(range(store, &info.sha256, 150_000, 70_000), data[150_000..200_000]);
+            assert_eq!(
+                range(store, &info.sha256, 150_000, 70_000),
+                data[150_000..200_000]
+            );
             assert_eq!(range(store, &info.sha256, 199_999, 1), data[199_999..]);
             assert_eq!(range(store, &info.sha256, 65_530, 100), data[65_530..65_630]);
             assert!(range(store, &info.sha256, 200_000, 5).is_empty());

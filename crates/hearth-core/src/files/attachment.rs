@@ -41,17 +41,20 @@ impl AttachmentPath {
                 let rest = path
                     .strip_prefix("DocumentReference.")
                     .ok_or_else(|| bad_path(path, "it must start with \"DocumentReference.\""))?;
-                let rest = rest
-                    .strip_prefix("content")
-                    .ok_or_else(|| bad_path(path, "a DocumentReference's attachments are content[n].attachment"))?;
+                let rest = rest.strip_prefix("content").ok_or_else(|| {
+                    bad_path(
+                        path,
+                        "a DocumentReference's attachments are content[n].attachment",
+                    )
+                })?;
                 let (index, rest) = match rest.strip_prefix('[') {
                     Some(r) => {
                         let (n, r) = r
                             .split_once(']')
                             .ok_or_else(|| bad_path(path, "the index has no closing \"]\""))?;
-                        let n: usize = n
-                            .parse()
-                            .map_err(|_| bad_path(path, "the index must be a whole number, e.g. content[0]"))?;
+                        let n: usize = n.parse().map_err(|_| {
+                            bad_path(path, "the index must be a whole number, e.g. content[0]")
+                        })?;
                         (n, r)
                     }
                     None => (0, rest),
@@ -192,7 +195,9 @@ impl Services {
                 let rendered = crate::render::render_resource(&m, &body).map_err(ServiceError::Internal)?;
                 Ok((m, rendered))
             }
-            other => Err(ServiceError::Internal(format!("an attachment write gave {other:?}"))),
+            other => Err(ServiceError::Internal(format!(
+                "an attachment write gave {other:?}"
+            ))),
         }
     }
 
@@ -212,7 +217,9 @@ impl Services {
             let compact: Vec<u8> = data.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(&compact)
-                .map_err(|e| ServiceError::Internal(format!("{name} of {id} holds data that is not base64: {e}")))?;
+                .map_err(|e| {
+                    ServiceError::Internal(format!("{name} of {id} holds data that is not base64: {e}"))
+                })?;
             FileContent {
                 content_type: declared.unwrap_or("application/octet-stream").to_string(),
                 size: bytes.len() as u64,
@@ -240,7 +247,7 @@ impl Services {
         let rt = path.resource_type;
         let not_found = || ServiceError::NotFound(format!("{rt}/{id} not found"));
         let current = self.store.current_meta(record, &[id])?;
-        if !current.first().is_some_and(|m| m.resource_type == rt) {
+        if current.first().is_none_or(|m| m.resource_type != rt) {
             return Err(not_found());
         }
         let item = self.read_one(ctx, record, id).map_err(|e| match e {
@@ -261,20 +268,35 @@ mod tests {
 
     #[test]
     fn paths_are_parsed_or_refused_with_the_reason() {
-        let p = AttachmentPath::parse("DocumentReference", "DocumentReference.content[2].attachment").unwrap();
+        let p =
+            AttachmentPath::parse("DocumentReference", "DocumentReference.content[2].attachment").unwrap();
         assert_eq!(p.to_string(), "DocumentReference.content[2].attachment");
         let p = AttachmentPath::parse("DocumentReference", "DocumentReference.content.attachment").unwrap();
         assert_eq!(p.to_string(), "DocumentReference.content[0].attachment");
         assert_eq!(
-            AttachmentPath::parse("Media", "Media.content").unwrap().to_string(),
+            AttachmentPath::parse("Media", "Media.content")
+                .unwrap()
+                .to_string(),
             "Media.content"
         );
         for (rt, path, why) in [
             ("DocumentReference", "Media.content", "must start with"),
-            ("DocumentReference", "DocumentReference.subject", "content[n].attachment"),
-            ("DocumentReference", "DocumentReference.content[x].attachment", "whole number"),
+            (
+                "DocumentReference",
+                "DocumentReference.subject",
+                "content[n].attachment",
+            ),
+            (
+                "DocumentReference",
+                "DocumentReference.content[x].attachment",
+                "whole number",
+            ),
             ("DocumentReference", "DocumentReference.content[0", "closing"),
-            ("DocumentReference", "DocumentReference.content[0].attachment.url", "end in"),
+            (
+                "DocumentReference",
+                "DocumentReference.content[0].attachment.url",
+                "end in",
+            ),
             ("Media", "Media.content[0]", "Media.content"),
         ] {
             let e = AttachmentPath::parse(rt, path).unwrap_err().to_string();
@@ -288,13 +310,20 @@ mod tests {
 
     #[test]
     fn the_attachment_must_exist() {
-        let p = AttachmentPath::parse("DocumentReference", "DocumentReference.content[1].attachment").unwrap();
+        let p =
+            AttachmentPath::parse("DocumentReference", "DocumentReference.content[1].attachment").unwrap();
         let mut one = json!({"resourceType": "DocumentReference", "content": [{"attachment": {"url": "x"}}]});
         let e = p.locate(&mut one).unwrap_err().to_string();
         assert!(e.contains("1 content element"), "{e}");
-        let p0 = AttachmentPath::parse("DocumentReference", "DocumentReference.content[0].attachment").unwrap();
+        let p0 =
+            AttachmentPath::parse("DocumentReference", "DocumentReference.content[0].attachment").unwrap();
         assert_eq!(p0.locate(&mut one).unwrap()["url"], "x");
         let mut none = json!({"resourceType": "DocumentReference"});
-        assert!(p0.locate(&mut none).unwrap_err().to_string().contains("no content"));
+        assert!(
+            p0.locate(&mut none)
+                .unwrap_err()
+                .to_string()
+                .contains("no content")
+        );
     }
 }

@@ -46,7 +46,12 @@ pub struct BinaryFile {
 
 impl Services {
     /// Creates a Binary in `record`.
-    pub fn create_binary(&self, ctx: &Context, record: RecordId, body: BinaryBody<'_>) -> ServiceResult<ItemMeta> {
+    pub fn create_binary(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        body: BinaryBody<'_>,
+    ) -> ServiceResult<ItemMeta> {
         self.audited(ctx, Some(record), AuditAction::Write, || {
             self.permit(ctx, record, BINARY_TYPE, Operation::Create)
         })?;
@@ -164,10 +169,23 @@ impl Services {
                 let obj = resource
                     .as_object_mut()
                     .filter(|o| o.get("resourceType").and_then(Value::as_str) == Some("Binary"))
-                    .ok_or_else(|| fail(ServiceError::invalid("invalid", "resourceType", "the body is not a Binary")))?;
+                    .ok_or_else(|| {
+                        fail(ServiceError::invalid(
+                            "invalid",
+                            "resourceType",
+                            "the body is not a Binary",
+                        ))
+                    })?;
                 let ct = match obj.get("contentType").and_then(Value::as_str) {
-                    Some(ct) => media_type::normalize(ct, "Binary.contentType").map_err(|e| fail(at(e, "Binary.contentType")))?,
-                    None => return Err(fail(ServiceError::invalid("required", "Binary.contentType", "a Binary needs a contentType"))),
+                    Some(ct) => media_type::normalize(ct, "Binary.contentType")
+                        .map_err(|e| fail(at(e, "Binary.contentType")))?,
+                    None => {
+                        return Err(fail(ServiceError::invalid(
+                            "required",
+                            "Binary.contentType",
+                            "a Binary needs a contentType",
+                        )));
+                    }
                 };
                 obj.insert("contentType".into(), Value::String(ct.clone()));
                 let data = decode_data(obj).map_err(fail)?;
@@ -196,10 +214,14 @@ impl Services {
         let item = match (version, current.first()) {
             (_, None) => return Err(not_found()),
             (_, Some(m)) if m.resource_type != "Binary" => return Err(not_found()),
-            (Some(v), Some(m)) if v != m.version => self.read_version(ctx, record, id, v).map_err(|e| match e {
-                ServiceError::NotFound(_) => ServiceError::NotFound(format!("Binary/{id} has no version {v}")),
-                e => e,
-            })?,
+            (Some(v), Some(m)) if v != m.version => {
+                self.read_version(ctx, record, id, v).map_err(|e| match e {
+                    ServiceError::NotFound(_) => {
+                        ServiceError::NotFound(format!("Binary/{id} has no version {v}"))
+                    }
+                    e => e,
+                })?
+            }
             _ => self.read_one(ctx, record, id).map_err(|e| match e {
                 ServiceError::NotFound(_) => not_found(),
                 e => e,
@@ -248,7 +270,7 @@ impl Services {
         expected_version: Option<u32>,
     ) -> ServiceResult<ItemMeta> {
         let current = self.store.current_meta(record, &[id])?;
-        if !current.first().is_some_and(|m| m.resource_type == "Binary") {
+        if current.first().is_none_or(|m| m.resource_type != "Binary") {
             return Err(ServiceError::NotFound(format!("Binary/{id} not found")));
         }
         let out = self.write(ctx, record, vec![ItemRequest::Delete { id, expected_version }])?;
@@ -262,7 +284,9 @@ impl Services {
 /// The same error located at `path`.
 fn at(e: ServiceError, path: &str) -> ServiceError {
     match e {
-        ServiceError::Invalid(list) => ServiceError::Invalid(list.into_iter().map(|i| i.under(path)).collect()),
+        ServiceError::Invalid(list) => {
+            ServiceError::Invalid(list.into_iter().map(|i| i.under(path)).collect())
+        }
         e => e,
     }
 }

@@ -70,13 +70,15 @@ pub fn normalize(text: &str, field: &str) -> ServiceResult<String> {
 /// `application/json+fhir`), parameters aside.
 pub fn is_fhir_json(media_type: &str) -> bool {
     let essence = media_type.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("application/fhir+json") || essence.eq_ignore_ascii_case("application/json+fhir")
+    essence.eq_ignore_ascii_case("application/fhir+json")
+        || essence.eq_ignore_ascii_case("application/json+fhir")
 }
 
 /// Whether a media type names FHIR XML, which Hearth does not speak.
 pub fn is_fhir_xml(media_type: &str) -> bool {
     let essence = media_type.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("application/fhir+xml") || essence.eq_ignore_ascii_case("application/xml+fhir")
+    essence.eq_ignore_ascii_case("application/fhir+xml")
+        || essence.eq_ignore_ascii_case("application/xml+fhir")
 }
 
 #[cfg(test)]
@@ -90,10 +92,7 @@ mod tests {
             normalize(" Text/Plain ;Charset=UTF-8;  format=\"a b\"", "x").unwrap(),
             "text/plain; charset=UTF-8; format=\"a b\""
         );
-        assert_eq!(
-            normalize("application/dicom", "x").unwrap(),
-            "application/dicom"
-        );
+        assert_eq!(normalize("application/dicom", "x").unwrap(), "application/dicom");
         for bad in [
             "",
             "pdf",

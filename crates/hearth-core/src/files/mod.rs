@@ -201,10 +201,7 @@ impl Services {
             Err(_) if m.failed.is_some() => Err(ServiceError::invalid(
                 "incomplete",
                 "",
-                format!(
-                    "the content could not be read: {}",
-                    m.failed.unwrap_or_default()
-                ),
+                format!("the content could not be read: {}", m.failed.unwrap_or_default()),
             )),
             Err(e) => Err(e.into()),
         }
@@ -218,10 +215,9 @@ impl Services {
     ) -> ServiceResult<Box<dyn Read + Send>> {
         let (start, len) = range.unwrap_or((0, content.size));
         match &content.source {
-            Source::Blob(sha256) => self
-                .blobs
-                .open_range(sha256, start, len)?
-                .ok_or_else(|| ServiceError::Internal(format!("blob {sha256} is missing from the blob store"))),
+            Source::Blob(sha256) => self.blobs.open_range(sha256, start, len)?.ok_or_else(|| {
+                ServiceError::Internal(format!("blob {sha256} is missing from the blob store"))
+            }),
             Source::Inline(bytes) => {
                 let from = usize::try_from(start).unwrap_or(usize::MAX).min(bytes.len());
                 let to = usize::try_from(start.saturating_add(len))

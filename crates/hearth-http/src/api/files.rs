@@ -17,10 +17,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use hearth_core::files::FileContent;
 use hearth_core::files::attachment::AttachmentPath;
 use hearth_core::files::binary::{BinaryBody, BinaryFile};
 use hearth_core::files::media_type::{is_fhir_json, is_fhir_xml};
-use hearth_core::files::FileContent;
 use hearth_core::{Context, ServiceError, ServiceResult, Services};
 use hearth_domain::{ItemId, ItemMeta, RecordId};
 use serde_json::json;
@@ -106,9 +106,10 @@ fn parse_id(id: &str, what: &str) -> ServiceResult<ItemId> {
 fn header_text(headers: &HeaderMap, name: &str) -> ServiceResult<Option<String>> {
     match headers.get(name) {
         None => Ok(None),
-        Some(v) => v.to_str().map(|s| Some(s.trim().to_string())).map_err(|_| {
-            ServiceError::invalid("value", "", format!("the {name} header is not text"))
-        }),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim().to_string()))
+            .map_err(|_| ServiceError::invalid("value", "", format!("the {name} header is not text"))),
     }
 }
 
@@ -136,17 +137,21 @@ fn check_length(headers: &HeaderMap, limit: u64, svc: &Services) -> ServiceResul
 
 /// A new version's answer: status, `Location`, `ETag`, `Last-Modified`, and a body only when
 /// `Prefer: return=representation` asks for it (a Binary's content can be large).
-async fn written(svc: &Services, ctx: Context, record: RecordId, meta: ItemMeta, status: StatusCode, headers: &HeaderMap) -> Response {
+async fn written(
+    svc: &Services,
+    ctx: Context,
+    record: RecordId,
+    meta: ItemMeta,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Response {
     let location = format!(
         "{}/Binary/{}/_history/{}",
         svc.auth_settings().fhir_base(),
         meta.id,
         meta.version
     );
-    let prefer = headers
-        .get("prefer")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let prefer = headers.get("prefer").and_then(|v| v.to_str().ok()).unwrap_or("");
     let mut resp = if prefer.contains("return=representation") {
         let s = svc.clone();
         let id = meta.id;
@@ -207,7 +212,12 @@ async fn binary_write<T: Send + 'static>(
     }
 }
 
-async fn create_binary(State(state): State<AppState>, bearer: Bearer, headers: HeaderMap, body: Body) -> Response {
+async fn create_binary(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let svc = state.services.clone();
     let ctx = bearer.context;
     let r = async {
@@ -277,7 +287,9 @@ fn update_as_create(id: &str) -> Response {
     let e = ServiceError::invalid(
         "not-supported",
         "",
-        format!("Binary/{id} does not exist, and this server does not create resources with client-chosen ids: POST to /fhir/Binary"),
+        format!(
+            "Binary/{id} does not exist, and this server does not create resources with client-chosen ids: POST to /fhir/Binary"
+        ),
     );
     let mut resp = fhir_json(StatusCode::METHOD_NOT_ALLOWED, &outcome(&e));
     resp.headers_mut()
@@ -329,7 +341,15 @@ async fn vread_binary(
     Query(q): Query<FormatParam>,
     headers: HeaderMap,
 ) -> Response {
-    serve_binary(state.services, bearer.context, id, Some(version), q.format, headers).await
+    serve_binary(
+        state.services,
+        bearer.context,
+        id,
+        Some(version),
+        q.format,
+        headers,
+    )
+    .await
 }
 
 async fn serve_binary(
@@ -396,8 +416,8 @@ async fn binary_json(svc: &Services, file: BinaryFile) -> Response {
     let Some(at) = text.rfind(&quoted) else {
         return fhir_error(ServiceError::Internal("the Binary could not be rendered".into()));
     };
-    let prefix = text[..=at].as_bytes().to_vec();
-    let suffix = text[at + quoted.len() - 1..].as_bytes().to_vec();
+    let prefix = text.as_bytes()[..=at].to_vec();
+    let suffix = text.as_bytes()[at + quoted.len() - 1..].to_vec();
     let length = prefix.len() as u64 + base64_len(content.size()) + suffix.len() as u64;
     let s = svc.clone();
     let reader = match blocking(move || s.open_content(&content, None)).await {

@@ -29,7 +29,14 @@ async fn create(env: &Env, resource: Value) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
-async fn write(env: &Env, token: &str, target: &str, path: &str, ct: &str, bytes: Vec<u8>) -> reqwest::Response {
+async fn write(
+    env: &Env,
+    token: &str,
+    target: &str,
+    path: &str,
+    ct: &str,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
     env.http
         .post(env.url(&format!("/fhir/{target}/$binary-access-write?path={}", q(path))))
         .bearer_auth(token)
@@ -40,7 +47,13 @@ async fn write(env: &Env, token: &str, target: &str, path: &str, ct: &str, bytes
         .unwrap()
 }
 
-async fn read(env: &Env, token: &str, target: &str, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+async fn read(
+    env: &Env,
+    token: &str,
+    target: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
     let mut req = env
         .http
         .get(env.url(&format!("/fhir/{target}/$binary-access-read?path={}", q(path))))
@@ -59,11 +72,11 @@ fn document_attachments_are_written_and_read_back() {
             let id = create(
                 &env,
                 json!({"resourceType": "DocumentReference", "status": "current",
-                    "subject": {"reference": format!("Patient/{}", env.patient)},
-                    "content": [
-                        {"attachment": {"contentType": "text/plain", "data": "aGVsbG8=", "title": "note"}},
-                        {"attachment": {"contentType": "application/xml", "url": "https://example.org/ccd.xml"}}
-                    ]}),
+                "subject": {"reference": format!("Patient/{}", env.patient)},
+                "content": [
+                    {"attachment": {"contentType": "text/plain", "data": "aGVsbG8=", "title": "note"}},
+                    {"attachment": {"contentType": "application/xml", "url": "https://example.org/ccd.xml"}}
+                ]}),
             )
             .await;
             let target = format!("DocumentReference/{id}");
@@ -79,7 +92,10 @@ fn document_attachments_are_written_and_read_back() {
             assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
             assert_eq!(&r.bytes().await.unwrap()[..], b"llo");
             // Only an external url: nothing stored here.
-            assert_eq!(outcome(read(&env, &t, &target, second, &[]).await).await.0, StatusCode::NOT_FOUND);
+            assert_eq!(
+                outcome(read(&env, &t, &target, second, &[]).await).await.0,
+                StatusCode::NOT_FOUND
+            );
 
             // Write a real C-CDA document into the second attachment.
             let ccd = shared_file("ccda/Documents_CCD_CCD_1_CCD.XML");
@@ -94,10 +110,22 @@ fn document_attachments_are_written_and_read_back() {
             let sha1 = base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(&ccd));
             assert_eq!(a["hash"], json!(sha1), "base64 SHA-1 of the bytes");
             let url = a["url"].as_str().unwrap().to_string();
-            assert!(url.starts_with(&format!("{}/fhir/{target}/$binary-access-read?path=", env.base)), "{url}");
-            assert_eq!(v["content"][0]["attachment"]["data"], "aGVsbG8=", "the other attachment is kept");
+            assert!(
+                url.starts_with(&format!("{}/fhir/{target}/$binary-access-read?path=", env.base)),
+                "{url}"
+            );
+            assert_eq!(
+                v["content"][0]["attachment"]["data"], "aGVsbG8=",
+                "the other attachment is kept"
+            );
             // The resource as the generic read returns it says the same.
-            let r = env.http.get(env.url(&format!("/fhir/{target}"))).bearer_auth(&t).send().await.unwrap();
+            let r = env
+                .http
+                .get(env.url(&format!("/fhir/{target}")))
+                .bearer_auth(&t)
+                .send()
+                .await
+                .unwrap();
             let generic: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
             assert_eq!(generic["content"][1]["attachment"]["hash"], json!(sha1));
 
@@ -136,7 +164,8 @@ fn document_attachments_are_written_and_read_back() {
                 ("Media.content", "must start with"),
                 ("DocumentReference.content[one].attachment", "whole number"),
             ] {
-                let (status, said) = outcome(write(&env, &t, &target, path, "text/plain", b"x".to_vec()).await).await;
+                let (status, said) =
+                    outcome(write(&env, &t, &target, path, "text/plain", b"x".to_vec()).await).await;
                 assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
                 assert!(said.contains(why), "{path}: {said}");
                 let (status, _) = outcome(read(&env, &t, &target, path, &[]).await).await;
@@ -161,7 +190,14 @@ fn document_attachments_are_written_and_read_back() {
                 .unwrap();
             assert_eq!(outcome(r).await.0, StatusCode::METHOD_NOT_ALLOWED);
             let (status, _) = outcome(
-                read(&env, &t, &format!("Patient/{}", env.patient), "Patient.photo", &[]).await,
+                read(
+                    &env,
+                    &t,
+                    &format!("Patient/{}", env.patient),
+                    "Patient.photo",
+                    &[],
+                )
+                .await,
             )
             .await;
             assert_eq!(status, StatusCode::NOT_FOUND);
@@ -169,12 +205,30 @@ fn document_attachments_are_written_and_read_back() {
             // Scopes: a DocumentReference reader reads but cannot write; a Binary reader sees
             // nothing; another record's token finds nothing.
             let tk = env.tokens.clone();
-            assert_eq!(read(&env, &tk.documents_read, &target, second, &[]).await.status(), StatusCode::OK);
-            let (status, _) =
-                outcome(write(&env, &tk.documents_read, &target, second, "text/plain", b"x".to_vec()).await).await;
+            assert_eq!(
+                read(&env, &tk.documents_read, &target, second, &[])
+                    .await
+                    .status(),
+                StatusCode::OK
+            );
+            let (status, _) = outcome(
+                write(
+                    &env,
+                    &tk.documents_read,
+                    &target,
+                    second,
+                    "text/plain",
+                    b"x".to_vec(),
+                )
+                .await,
+            )
+            .await;
             assert_eq!(status, StatusCode::FORBIDDEN);
             for other in [&tk.binary_read, &tk.other] {
-                assert_eq!(outcome(read(&env, other, &target, second, &[]).await).await.0, StatusCode::NOT_FOUND);
+                assert_eq!(
+                    outcome(read(&env, other, &target, second, &[]).await).await.0,
+                    StatusCode::NOT_FOUND
+                );
             }
         });
     }
@@ -194,7 +248,15 @@ fn media_content_is_written_and_read_back() {
             .await;
             let target = format!("Media/{id}");
             let dicom = shared_file("dicom/CT_small.dcm");
-            let r = write(&env, &t, &target, "Media.content", "application/dicom", dicom.clone()).await;
+            let r = write(
+                &env,
+                &t,
+                &target,
+                "Media.content",
+                "application/dicom",
+                dicom.clone(),
+            )
+            .await;
             assert_eq!(r.status(), StatusCode::OK, "{}", env.backend);
             let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
             assert_eq!(v["content"]["size"], json!(dicom.len()));
@@ -204,7 +266,9 @@ fn media_content_is_written_and_read_back() {
             let r = read(&env, &t, &target, "Media.content", &[("range", "bytes=128-131")]).await;
             assert_eq!(&r.bytes().await.unwrap()[..], b"DICM");
             assert_eq!(
-                read(&env, &env.tokens.documents_read, &target, "Media.content", &[]).await.status(),
+                read(&env, &env.tokens.documents_read, &target, "Media.content", &[])
+                    .await
+                    .status(),
                 StatusCode::OK
             );
         });

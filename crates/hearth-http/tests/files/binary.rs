@@ -46,7 +46,10 @@ fn raw_files_round_trip_with_every_range_form() {
             assert_eq!(r.status(), StatusCode::CREATED, "{}", env.backend);
             assert_eq!(header(&r, "etag"), "W/\"1\"");
             let location = header(&r, "location");
-            assert!(location.starts_with(&format!("{}/fhir/Binary/", env.base)), "{location}");
+            assert!(
+                location.starts_with(&format!("{}/fhir/Binary/", env.base)),
+                "{location}"
+            );
             let id = id_of(&location);
             assert!(!header(&r, "last-modified").is_empty());
             let path = format!("/fhir/Binary/{id}");
@@ -82,7 +85,10 @@ fn raw_files_round_trip_with_every_range_form() {
             assert_eq!(r.bytes().await.unwrap().to_vec(), bytes[30000..]);
             let r = ranged("bytes=-100").await;
             assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
-            assert_eq!(header(&r, "content-range"), format!("bytes {}-{}/{n}", n - 100, n - 1));
+            assert_eq!(
+                header(&r, "content-range"),
+                format!("bytes {}-{}/{n}", n - 100, n - 1)
+            );
             assert_eq!(r.bytes().await.unwrap().to_vec(), bytes[n - 100..]);
             let r = get(&env, &path, t, &[("range", &format!("bytes=10-{}", n + 50))]).await;
             assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
@@ -97,7 +103,13 @@ fn raw_files_round_trip_with_every_range_form() {
             assert_eq!(r.status(), StatusCode::OK);
             assert_eq!(r.bytes().await.unwrap().to_vec(), bytes);
             // If-Range: the date matches, a weak ETag never does.
-            let r = get(&env, &path, t, &[("range", "bytes=0-9"), ("if-range", &last_modified)]).await;
+            let r = get(
+                &env,
+                &path,
+                t,
+                &[("range", "bytes=0-9"), ("if-range", &last_modified)],
+            )
+            .await;
             assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
             let r = get(&env, &path, t, &[("range", "bytes=0-9"), ("if-range", "W/\"1\"")]).await;
             assert_eq!(r.status(), StatusCode::OK);
@@ -145,7 +157,13 @@ fn raw_files_round_trip_with_every_range_form() {
 fn official_binary() -> Value {
     let dirs = [
         std::env::var("HEARTH_R4_EXAMPLES").ok(),
-        Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/fhir-r4-examples/package").to_string()),
+        Some(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../target/fhir-r4-examples/package"
+            )
+            .to_string(),
+        ),
     ];
     for dir in dirs.into_iter().flatten() {
         let p = std::path::Path::new(&dir).join("Binary-example.json");
@@ -291,20 +309,41 @@ fn versions_if_match_deletes_and_methods() {
                 .unwrap();
             assert!(!header(&r, "allow").is_empty());
             assert_eq!(outcome(r).await.0, StatusCode::METHOD_NOT_ALLOWED);
-            let r = env.http.patch(env.url(&path)).bearer_auth(t).send().await.unwrap();
+            let r = env
+                .http
+                .patch(env.url(&path))
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(header(&r, "allow"), "GET, HEAD, PUT, DELETE");
             assert_eq!(outcome(r).await.0, StatusCode::METHOD_NOT_ALLOWED);
             let r = get(&env, "/fhir/Binary", t, &[]).await;
             assert_eq!(outcome(r).await.0, StatusCode::METHOD_NOT_ALLOWED);
 
             // Delete: a stale version is refused; then the Binary is gone.
-            let r = env.http.delete(env.url(&path)).bearer_auth(t).header("if-match", "W/\"1\"").send().await.unwrap();
+            let r = env
+                .http
+                .delete(env.url(&path))
+                .bearer_auth(t)
+                .header("if-match", "W/\"1\"")
+                .send()
+                .await
+                .unwrap();
             assert_eq!(outcome(r).await.0, StatusCode::PRECONDITION_FAILED);
-            let r = env.http.delete(env.url(&path)).bearer_auth(t).send().await.unwrap();
+            let r = env
+                .http
+                .delete(env.url(&path))
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), StatusCode::NO_CONTENT);
             assert_eq!(outcome(get(&env, &path, t, &[]).await).await.0, StatusCode::GONE);
             assert_eq!(
-                outcome(get(&env, &format!("/fhir/Binary/{unknown}"), t, &[]).await).await.0,
+                outcome(get(&env, &format!("/fhir/Binary/{unknown}"), t, &[]).await)
+                    .await
+                    .0,
                 StatusCode::NOT_FOUND
             );
         });
@@ -319,7 +358,10 @@ fn scopes_records_and_content_types() {
             let r = upload(&env, &tk.all, "image/png", vec![0x89, b'P', b'N', b'G']).await;
             let path = format!("/fhir/Binary/{}", id_of(&header(&r, "location")));
             // Reading needs Binary read; a token without it sees nothing (404).
-            assert_eq!(get(&env, &path, &tk.binary_read, &[]).await.status(), StatusCode::OK);
+            assert_eq!(
+                get(&env, &path, &tk.binary_read, &[]).await.status(),
+                StatusCode::OK
+            );
             let (status, _) = outcome(get(&env, &path, &tk.observations, &[]).await).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{}", env.backend);
             // Another record's token: not found either.
@@ -353,8 +395,14 @@ fn scopes_records_and_content_types() {
             let bens = format!("/fhir/Binary/{}", id_of(&header(&r, "location")));
             let r = get(&env, &bens, &tk.other, &[("accept", "application/fhir+json")]).await;
             let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
-            assert_eq!(v["securityContext"]["reference"], format!("Patient/{}", env.other_patient));
-            assert_eq!(outcome(get(&env, &bens, &tk.all, &[]).await).await.0, StatusCode::NOT_FOUND);
+            assert_eq!(
+                v["securityContext"]["reference"],
+                format!("Patient/{}", env.other_patient)
+            );
+            assert_eq!(
+                outcome(get(&env, &bens, &tk.all, &[]).await).await.0,
+                StatusCode::NOT_FOUND
+            );
             assert_eq!(get(&env, &bens, &tk.user, &[]).await.status(), StatusCode::OK);
             let r = env
                 .http
@@ -373,11 +421,19 @@ fn scopes_records_and_content_types() {
                 let (status, why) = outcome(upload(&env, &tk.all, ct, b"x".to_vec()).await).await;
                 assert_eq!(status, StatusCode::BAD_REQUEST, "{ct}: {why}");
             }
-            let r = env.http.post(env.url("/fhir/Binary")).bearer_auth(&tk.all).body("x").send().await.unwrap();
+            let r = env
+                .http
+                .post(env.url("/fhir/Binary"))
+                .bearer_auth(&tk.all)
+                .body("x")
+                .send()
+                .await
+                .unwrap();
             let (status, why) = outcome(r).await;
             assert_eq!(status, StatusCode::BAD_REQUEST);
             assert!(why.contains("Content-Type"), "{why}");
-            let (status, _) = outcome(upload(&env, &tk.all, "application/fhir+json", b"{".to_vec()).await).await;
+            let (status, _) =
+                outcome(upload(&env, &tk.all, "application/fhir+json", b"{".to_vec()).await).await;
             assert_eq!(status, StatusCode::BAD_REQUEST);
             let r = get(&env, &path, &tk.all, &[("accept", "application/fhir+json")]).await;
             assert_eq!(r.status(), StatusCode::OK);
@@ -392,7 +448,10 @@ fn uploads_over_the_limit_are_refused_with_nothing_stored() {
         fx.run(|env| async move {
             let t = env.tokens.all.clone();
             let auth = format!("Bearer {t}");
-            let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/octet-stream")];
+            let headers = [
+                ("Authorization", auth.as_str()),
+                ("Content-Type", "application/octet-stream"),
+            ];
             // Declared too large: refused before reading.
             let big = vec![1u8; 100 * 1024];
             let r = upload(&env, &t, "application/octet-stream", big).await;
@@ -411,8 +470,10 @@ fn uploads_over_the_limit_are_refused_with_nothing_stored() {
             assert_eq!(v["issue"][0]["code"], "too-costly");
             // A Binary as FHIR JSON whose data decodes past the limit.
             let data = base64::engine::general_purpose::STANDARD.encode(vec![3u8; LIMIT as usize + 1]);
-            let json = json!({"resourceType": "Binary", "contentType": "text/plain", "data": data}).to_string();
-            let (status, _) = outcome(upload(&env, &t, "application/fhir+json", json.into_bytes()).await).await;
+            let json =
+                json!({"resourceType": "Binary", "contentType": "text/plain", "data": data}).to_string();
+            let (status, _) =
+                outcome(upload(&env, &t, "application/fhir+json", json.into_bytes()).await).await;
             assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
             // Nothing was stored: no blob, no temporary file, no item.
             let count = |dir: &std::path::Path| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);

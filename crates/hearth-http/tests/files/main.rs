@@ -13,7 +13,9 @@ use serde_json::Value;
 
 /// A real file from the shared test data.
 pub fn shared_file(rel: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -34,5 +36,8 @@ pub async fn outcome(r: Response) -> (StatusCode, String) {
     );
     let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!(v["resourceType"], "OperationOutcome", "{v}");
-    (status, v["issue"][0]["diagnostics"].as_str().unwrap_or("").to_string())
+    (
+        status,
+        v["issue"][0]["diagnostics"].as_str().unwrap_or("").to_string(),
+    )
 }

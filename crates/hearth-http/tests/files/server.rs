@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use hearth_core::auth::AuthSettings;
 use hearth_core::files::FileSettings;
 use hearth_core::{Context, Services};
-use hearth_core::auth::AuthSettings;
 use hearth_domain::{ItemId, RecordId, Relationship, SystemClock};
 use hearth_http::{AppState, serve};
 use hearth_store::{LocalBlobStore, Store};

@@ -12,12 +12,15 @@ use hearth_core::{ServiceError, ServiceResult};
 pub enum Ranged {
     Whole,
     /// `len` bytes from `start` (206).
-    Part { start: u64, len: u64 },
+    Part {
+        start: u64,
+        len: u64,
+    },
     /// No byte of the range exists (416).
     Unsatisfiable,
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: header::HeaderName) -> Option<&'h str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
@@ -189,15 +192,31 @@ mod tests {
         assert_eq!(range("bytes=0-0", 0), Ranged::Unsatisfiable);
         assert_eq!(range("bytes=-5", 0), Ranged::Unsatisfiable);
         // Malformed, other units and several ranges: the whole file.
-        for v in ["bytes=5-1", "bytes=a-b", "items=0-1", "bytes=0-1,5-6", "bytes=-", "bytes=1"] {
+        for v in [
+            "bytes=5-1",
+            "bytes=a-b",
+            "items=0-1",
+            "bytes=0-1,5-6",
+            "bytes=-",
+            "bytes=1",
+        ] {
             assert_eq!(range(v, 100), Ranged::Whole, "{v}");
         }
         assert_eq!(requested_range(&HeaderMap::new(), 100, "x"), Ranged::Whole);
         let mut h = with(header::RANGE, "bytes=0-1");
         h.insert(header::IF_RANGE, HeaderValue::from_static("W/\"1\""));
-        assert_eq!(requested_range(&h, 100, "Thu, 01 Jan 2026 00:00:00 GMT"), Ranged::Whole);
-        h.insert(header::IF_RANGE, HeaderValue::from_static("Thu, 01 Jan 2026 00:00:00 GMT"));
-        assert_eq!(requested_range(&h, 100, "Thu, 01 Jan 2026 00:00:00 GMT"), part(0, 2));
+        assert_eq!(
+            requested_range(&h, 100, "Thu, 01 Jan 2026 00:00:00 GMT"),
+            Ranged::Whole
+        );
+        h.insert(
+            header::IF_RANGE,
+            HeaderValue::from_static("Thu, 01 Jan 2026 00:00:00 GMT"),
+        );
+        assert_eq!(
+            requested_range(&h, 100, "Thu, 01 Jan 2026 00:00:00 GMT"),
+            part(0, 2)
+        );
     }
 
     #[test]

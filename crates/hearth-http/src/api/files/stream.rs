@@ -47,7 +47,11 @@ pub async fn collect_limited(body: Body, limit: u64, too_large: ServiceError) ->
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
-            ServiceError::invalid("incomplete", "", format!("the request body could not be read: {e}"))
+            ServiceError::invalid(
+                "incomplete",
+                "",
+                format!("the request body could not be read: {e}"),
+            )
         })?;
         if (out.len() + chunk.len()) as u64 > limit {
             return Err(too_large);
