@@ -1,8 +1,8 @@
 //! Files in the FHIR API: `Binary` (https://hl7.org/fhir/R4/binary.html, served as
 //! https://hl7.org/fhir/R4/http.html#binary describes) and the attachments of DocumentReference
-//! and Media through HAPI FHIR's `$binary-access-write` / `$binary-access-read`. Every
-//! `/fhir/Binary…` path is answered here (axum routes static segments before the generic
-//! `/fhir/{type}…` ones). Bytes stream between the connection and the blob store
+//! and Media through HAPI FHIR's `$binary-access-write` / `$binary-access-read`. The
+//! `/fhir/Binary…` paths registered here win over the generic `/fhir/{type}…` ones (axum tries
+//! static segments first); their other methods answer 405. Bytes stream between the connection and the blob store
 //! ([`stream`]); downloads answer `Range`, `If-Range` and `If-None-Match` ([`range`]). What a
 //! token may reach is decided in the services; see `docs/fhir-files.md`.
 
