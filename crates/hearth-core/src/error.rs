@@ -77,6 +77,8 @@ pub enum ErrorCategory {
     NotAllowed,
     /// The item is gone for good (410).
     Gone,
+    /// The request's content is larger than the server accepts (413).
+    TooLarge,
     /// The backend is not answering (503).
     Unavailable,
     /// A bug or an unexpected failure (500).
@@ -105,6 +107,8 @@ pub enum ServiceError {
     NotAllowed(String),
     #[error("{0}")]
     Gone(String),
+    #[error("{0}")]
+    TooLarge(String),
     #[error("the database is unavailable")]
     Unavailable(String),
     #[error("internal error")]
@@ -132,6 +136,7 @@ impl ServiceError {
             }
             ServiceError::NotAllowed(_) => ErrorCategory::NotAllowed,
             ServiceError::Gone(_) => ErrorCategory::Gone,
+            ServiceError::TooLarge(_) => ErrorCategory::TooLarge,
             ServiceError::Unavailable(_) => ErrorCategory::Unavailable,
             ServiceError::Internal(_) => ErrorCategory::Internal,
         }

@@ -17,6 +17,8 @@
 //! - [`prepare`]: from a FHIR resource to the content of an item (validate, classify, references).
 //! - [`items`]: atomic batches of creates, updates, deletes and restores.
 //! - [`reads`]: reads, history, queries, the change feed, the audit trail, purge, export.
+//! - [`files`]: `Binary` resources and the attachments of DocumentReference and Media, their
+//!   bytes streamed to and from the blob store.
 //! - [`people`]: accounts, records and access.
 //! - [`render`]: a stored item as the FHIR resource clients receive.
 //! - [`services`]: [`Services`], the handle adapters hold.
@@ -27,6 +29,7 @@ pub mod authz;
 pub mod context;
 pub mod error;
 pub mod fhir;
+pub mod files;
 pub mod items;
 pub mod people;
 pub mod prepare;

@@ -18,6 +18,7 @@ pub struct Services {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth: AuthRuntime,
     pub(crate) audit_log: AuditLog,
+    pub(crate) files: crate::files::FileSettings,
 }
 
 impl Services {
@@ -35,6 +36,7 @@ impl Services {
             blobs,
             clock,
             auth,
+            files: Default::default(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Unaudited reads in PostgreSQL: where items live, current versions, given versions and
+//! Unaudited reads in PostgreSQL: current versions, given versions and
 //! queries. The services audit what they return through the audit log, whose entries
 //! [`append_audits`] writes in one transaction per batch.
 
@@ -13,27 +13,6 @@ use crate::db::{Db, col};
 use crate::people::{require_rk, rk_of};
 use crate::read::{COLS, current_items, run_query, to_items};
 use crate::{PostgresStore, audit, with_auto};
-
-pub(crate) fn locate(store: &PostgresStore, ids: &[ItemId]) -> StoreResult<Vec<(ItemId, RecordId)>> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    with_auto(store, |db| {
-        let uuids: Vec<Uuid> = ids.iter().map(|i| i.0).collect();
-        let rows = db.query(
-            "SELECT i.id, r.id FROM items i JOIN records r ON r.rk = i.rk WHERE i.id = ANY($1)",
-            &[&uuids],
-        )?;
-        let mut found = HashMap::with_capacity(rows.len());
-        for r in &rows {
-            found.insert(ItemId(col(r, 0)?), RecordId(col(r, 1)?));
-        }
-        Ok(ids
-            .iter()
-            .filter_map(|i| found.get(i).map(|r| (*i, *r)))
-            .collect())
-    })
-}
 
 pub(crate) fn fetch_any(store: &PostgresStore, ids: &[ItemId]) -> StoreResult<Vec<Item>> {
     if ids.is_empty() {

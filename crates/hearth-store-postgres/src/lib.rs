@@ -188,6 +188,10 @@ impl Store for PostgresStore {
         with_auto(self, |db| read::current_meta(self, db, record, ids))
     }
 
+    fn item_record(&self, id: ItemId) -> StoreResult<Option<RecordId>> {
+        with_auto(self, |db| people::item_record(db, id))
+    }
+
     fn find_by_client_ids(
         &self,
         record: RecordId,
@@ -219,10 +223,6 @@ impl Store for PostgresStore {
 
     fn query(&self, record: RecordId, query: &ItemQuery, audit: &AuditEntry) -> StoreResult<Page> {
         read::query(self, record, query, audit)
-    }
-
-    fn locate(&self, ids: &[ItemId]) -> StoreResult<Vec<(ItemId, RecordId)>> {
-        fetch::locate(self, ids)
     }
 
     fn fetch_any(&self, ids: &[ItemId]) -> StoreResult<Vec<Item>> {

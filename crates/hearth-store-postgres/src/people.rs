@@ -210,3 +210,12 @@ pub(crate) fn record_by_patient_client_id(
     .map(|r| Ok(RecordId(col(&r, 0)?)))
     .transpose()
 }
+
+pub(crate) fn item_record(db: &mut Db<'_>, item: ItemId) -> StoreResult<Option<RecordId>> {
+    db.opt(
+        "SELECT r.id FROM items i JOIN records r ON r.rk = i.rk WHERE i.id = $1",
+        &[&item.0],
+    )?
+    .map(|r| Ok(RecordId(col(&r, 0)?)))
+    .transpose()
+}

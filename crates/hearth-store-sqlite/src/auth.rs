@@ -101,6 +101,7 @@ pub(crate) fn account_fk(e: rusqlite::Error) -> StoreError {
 /// their primary key, by name, for `EXPLAIN QUERY PLAN` checks.
 const PLANNED: &[(&str, &str)] = &[
     ("account audit", audit::ACCOUNT_AUDIT_SQL),
+    ("record of an item", crate::people::ITEM_RECORD_SQL),
     ("sessions of an account", DELETE_SESSIONS_OF_SQL),
     ("grant", auth_apps::GRANT_SQL),
     ("grants of a record", auth_apps::GRANTS_FOR_RECORD_SQL),

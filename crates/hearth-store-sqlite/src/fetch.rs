@@ -1,4 +1,4 @@
-//! Unaudited reads in SQLite, on the reader connections: where items live, current versions,
+//! Unaudited reads in SQLite, on the reader connections: current versions,
 //! given versions and queries. The services audit what they return through the audit log, whose
 //! entries [`append_audits`] writes in one transaction per batch.
 
@@ -10,22 +10,6 @@ use rusqlite::params;
 use crate::people::{require_rk, rk_of};
 use crate::read::{COLS, current_items, raw, run_query, to_item};
 use crate::{SqliteStore, audit, db_err, uuid_bytes};
-
-pub(crate) fn locate(store: &SqliteStore, ids: &[ItemId]) -> StoreResult<Vec<(ItemId, RecordId)>> {
-    let conn = store.reader()?;
-    let mut st = conn
-        .prepare_cached("SELECT r.id FROM items i JOIN records r ON r.rk = i.rk WHERE i.id = ?1")
-        .map_err(db_err)?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let mut rows = st.query([&id.as_bytes()[..]]).map_err(db_err)?;
-        if let Some(r) = rows.next().map_err(db_err)? {
-            let rid: Vec<u8> = r.get(0).map_err(db_err)?;
-            out.push((*id, RecordId::from_bytes(uuid_bytes(&rid)?)));
-        }
-    }
-    Ok(out)
-}
 
 pub(crate) fn fetch_any(store: &SqliteStore, ids: &[ItemId]) -> StoreResult<Vec<Item>> {
     let conn = store.reader()?;

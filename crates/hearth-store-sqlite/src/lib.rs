@@ -246,6 +246,10 @@ impl Store for SqliteStore {
         read::current_meta(self, &conn, record, ids)
     }
 
+    fn item_record(&self, id: ItemId) -> StoreResult<Option<RecordId>> {
+        people::item_record(&*self.reader()?, id)
+    }
+
     fn find_by_client_ids(
         &self,
         record: RecordId,
@@ -276,10 +280,6 @@ impl Store for SqliteStore {
 
     fn query(&self, record: RecordId, query: &ItemQuery, audit: &AuditEntry) -> StoreResult<Page> {
         read::query(self, record, query, audit)
-    }
-
-    fn locate(&self, ids: &[ItemId]) -> StoreResult<Vec<(ItemId, RecordId)>> {
-        fetch::locate(self, ids)
     }
 
     fn fetch_any(&self, ids: &[ItemId]) -> StoreResult<Vec<Item>> {

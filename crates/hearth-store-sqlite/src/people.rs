@@ -270,3 +270,14 @@ pub(crate) fn record_by_patient_client_id(
         .map_err(db_err)?;
     id.map(|b| Ok(RecordId::from_bytes(uuid_bytes(&b)?))).transpose()
 }
+
+pub(crate) const ITEM_RECORD_SQL: &str =
+    "SELECT r.id FROM items i JOIN records r ON r.rk = i.rk WHERE i.id = ?1";
+
+pub(crate) fn item_record(conn: &Connection, item: ItemId) -> StoreResult<Option<RecordId>> {
+    let id: Option<Vec<u8>> = conn
+        .prepare_cached(ITEM_RECORD_SQL)
+        .and_then(|mut s| s.query_row([&item.as_bytes()[..]], |r| r.get(0)).optional())
+        .map_err(db_err)?;
+    id.map(|b| Ok(RecordId::from_bytes(uuid_bytes(&b)?))).transpose()
+}

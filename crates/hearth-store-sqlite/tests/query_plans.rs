@@ -197,6 +197,13 @@ fn auth_and_record_deletion_statements_search_indexes() {
         vec!["SEARCH audit USING INDEX audit_account (account=?)"]
     );
     assert_eq!(
+        plan_of("record of an item"),
+        vec![
+            "SEARCH i USING INDEX sqlite_autoindex_items_1 (id=?)",
+            "SEARCH r USING INTEGER PRIMARY KEY (rowid=?)"
+        ]
+    );
+    assert_eq!(
         plan_of("tokens of a family"),
         vec!["SEARCH oauth_tokens USING INDEX oauth_tokens_family (family=?)"]
     );

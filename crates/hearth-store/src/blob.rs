@@ -3,10 +3,12 @@
 //! [`BlobStore`] is the seam an S3 backend plugs into. [`LocalBlobStore`] keeps blobs in a
 //! directory as `ab/cd/abcd…` (the hex sha256), written atomically: streamed into a temporary
 //! file in the same directory while hashing, fsynced, then renamed into place, and the directory
-//! fsynced. Nothing is ever held whole in memory.
+//! fsynced. Nothing is ever held whole in memory. [`BlobStore::open_range`] reads part of a blob
+//! (HTTP `Range` requests): the local store seeks; the trait's default skips, for backends that
+//! cannot seek.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -26,6 +28,16 @@ pub trait BlobStore: Send + Sync {
     fn put(&self, content: &mut dyn Read) -> StoreResult<BlobInfo>;
     /// Streams a blob out; `None` if there is no blob with this address.
     fn open(&self, sha256: &str) -> StoreResult<Option<Box<dyn Read + Send>>>;
+    /// Streams at most `len` bytes of a blob starting at byte `start` (fewer when the blob ends
+    /// first, none when `start` is past its end); `None` if there is no blob with this address.
+    /// The default reads and discards the first `start` bytes; backends that can seek override it.
+    fn open_range(&self, sha256: &str, start: u64, len: u64) -> StoreResult<Option<Box<dyn Read + Send>>> {
+        let Some(mut r) = self.open(sha256)? else {
+            return Ok(None);
+        };
+        io::copy(&mut (&mut r).take(start), &mut io::sink())?;
+        Ok(Some(Box::new(r.take(len))))
+    }
     fn size(&self, sha256: &str) -> StoreResult<Option<u64>>;
     fn delete(&self, sha256: &str) -> StoreResult<()>;
 }
@@ -96,6 +108,16 @@ impl BlobStore for LocalBlobStore {
         }
     }
 
+    fn open_range(&self, sha256: &str, start: u64, len: u64) -> StoreResult<Option<Box<dyn Read + Send>>> {
+        let mut f = match File::open(self.path_of(sha256)?) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        f.seek(SeekFrom::Start(start))?;
+        Ok(Some(Box::new(BufReader::new(f).take(len))))
+    }
+
     fn size(&self, sha256: &str) -> StoreResult<Option<u64>> {
         match fs::metadata(self.path_of(sha256)?) {
             Ok(m) => Ok(Some(m.len())),
@@ -141,5 +163,57 @@ mod tests {
         assert!(store.open("../../etc/passwd").is_err());
         // No temporary files are left behind.
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    /// A backend that can only stream from the start, so `open_range` takes the default.
+    struct StreamOnly(LocalBlobStore);
+
+    impl BlobStore for StreamOnly {
+        fn put(&self, content: &mut dyn Read) -> StoreResult<BlobInfo> {
+            self.0.put(content)
+        }
+        fn open(&self, sha256: &str) -> StoreResult<Option<Box<dyn Read + Send>>> {
+            self.0.open(sha256)
+        }
+        fn size(&self, sha256: &str) -> StoreResult<Option<u64>> {
+            self.0.size(sha256)
+        }
+        fn delete(&self, sha256: &str) -> StoreResult<()> {
+            self.0.delete(sha256)
+        }
+    }
+
+    fn range(store: &dyn BlobStore, sha256: &str, start: u64, len: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        store
+            .open_range(sha256, start, len)
+            .unwrap()
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn ranges_read_part_of_a_blob_seeking_or_skipping() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = LocalBlobStore::open_dir(dir.path()).unwrap();
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+        let info = local.put(&mut data.as_slice()).unwrap();
+        let skipping = StreamOnly(local.clone());
+        for store in [&local as &dyn BlobStore, &skipping] {
+            assert_eq!(range(store, &info.sha256, 0, 10), data[..10]);
+            assert_eq!(
+                range(store, &info.sha256, 150_000, 70_000),
+                data[150_000..200_000]
+            );
+            assert_eq!(range(store, &info.sha256, 199_999, 1), data[199_999..]);
+            assert_eq!(range(store, &info.sha256, 65_530, 100), data[65_530..65_630]);
+            assert!(range(store, &info.sha256, 200_000, 5).is_empty());
+            assert!(range(store, &info.sha256, 300_000, 5).is_empty());
+            let absent = "0".repeat(64);
+            assert!(store.open_range(&absent, 0, 1).unwrap().is_none());
+            assert!(store.open_range("../x", 0, 1).is_err());
+        }
     }
 }

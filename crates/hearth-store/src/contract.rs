@@ -153,6 +153,9 @@ pub trait Store: crate::AuthStore + Send + Sync {
     fn apply(&self, changes: &ChangeSet) -> StoreResult<Vec<BatchResult>>;
     /// Current envelopes (no content, no audit): what the services consult to check their rules.
     fn current_meta(&self, record: RecordId, ids: &[ItemId]) -> StoreResult<Vec<ItemMeta>>;
+    /// The record holding the item with this id (item ids are unique across records), or `None`
+    /// if no record holds it. One indexed lookup; no audit: it returns no health data.
+    fn item_record(&self, id: ItemId) -> StoreResult<Option<RecordId>>;
     /// Current items carrying these client ids for this writer.
     fn find_by_client_ids(
         &self,
@@ -174,8 +177,6 @@ pub trait Store: crate::AuthStore + Send + Sync {
     fn query(&self, record: RecordId, query: &ItemQuery, audit: &AuditEntry) -> StoreResult<Page>;
 
     // ---- unaudited reads: the caller audits what it returns (see `append_audits`) -----------
-    /// The record holding each item that exists; unknown ids are left out.
-    fn locate(&self, ids: &[ItemId]) -> StoreResult<Vec<(ItemId, RecordId)>>;
     /// Current versions of the items with these ids, whichever record holds them (each item's
     /// `meta.record_id` says which), in the order asked; unknown ids are left out.
     fn fetch_any(&self, ids: &[ItemId]) -> StoreResult<Vec<Item>>;

@@ -20,6 +20,15 @@ struct FileConfig {
     public_url: Option<String>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    max_upload: Option<SizeText>,
+}
+
+/// A size in `hearth.toml`: a number of bytes, or text such as `"200MiB"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SizeText {
+    Bytes(u64),
+    Text(String),
 }
 
 /// Values given on the command line (highest precedence).
@@ -30,6 +39,7 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub listen: Option<String>,
     pub public_url: Option<String>,
+    pub max_upload: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +60,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The From: address of Hearth's mail.
     pub mail_from: String,
+    /// The largest file the FHIR API accepts, in bytes (`Binary`, attachments).
+    pub max_upload_bytes: u64,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -132,6 +144,17 @@ impl Config {
         let mail_from = get("HEARTH_MAIL_FROM")
             .or(file.mail_from)
             .unwrap_or_else(|| "Hearth <hearth@localhost>".into());
+        let max_upload_bytes = match over.max_upload.clone().or_else(|| get("HEARTH_MAX_UPLOAD")) {
+            Some(text) => parse_size(&text)?,
+            None => match file.max_upload {
+                Some(SizeText::Bytes(n)) => n,
+                Some(SizeText::Text(t)) => parse_size(&t)?,
+                None => hearth_core::files::DEFAULT_MAX_UPLOAD_BYTES,
+            },
+        };
+        if max_upload_bytes == 0 {
+            bail!("the maximum upload size must be at least 1 byte");
+        }
         Ok(Config {
             data_dir,
             database_url,
@@ -140,8 +163,30 @@ impl Config {
             public_url,
             smtp_url,
             mail_from,
+            max_upload_bytes,
         })
     }
+}
+
+/// A size: bytes, or a number with a unit — `K`/`KB`/`KiB`, `M`…, `G`… (all powers of 1024;
+/// case and spaces ignored), e.g. `1GiB`, `200 MB`, `5000000`.
+pub fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let t = text.trim().to_ascii_lowercase().replace(' ', "");
+    let digits = t.chars().take_while(char::is_ascii_digit).count();
+    let (number, unit) = t.split_at(digits);
+    let n: u64 = number
+        .parse()
+        .with_context(|| format!("size {text:?} does not start with a whole number"))?;
+    let scale: u64 = match unit {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => bail!("size {text:?} has an unknown unit (use bytes, KiB, MiB, GiB or TiB)"),
+    };
+    n.checked_mul(scale)
+        .with_context(|| format!("size {text:?} is too large"))
 }
 
 const KNOWN_ENV: &[&str] = &[
@@ -153,6 +198,7 @@ const KNOWN_ENV: &[&str] = &[
     "HEARTH_PUBLIC_URL",
     "HEARTH_SMTP_URL",
     "HEARTH_MAIL_FROM",
+    "HEARTH_MAX_UPLOAD",
 ];
 
 fn read_file(p: &Path) -> anyhow::Result<FileConfig> {
@@ -205,7 +251,7 @@ mod tests {
         let flags = Overrides {
             data_dir: Some("/from/flag".into()),
             listen: Some("127.0.0.1:1".into()),
-            ..over
+            ..over.clone()
         };
         let c = Config::load(&flags, env(&[("HEARTH_DATA_DIR", "/from/env")])).unwrap();
         assert_eq!((c.data_dir.to_str().unwrap(), c.listen.port()), ("/from/flag", 1));
@@ -227,6 +273,25 @@ mod tests {
             )
             .is_err()
         );
+        assert_eq!(c.max_upload_bytes, hearth_core::files::DEFAULT_MAX_UPLOAD_BYTES);
+        std::fs::write(&file, "max_upload = \"2 MiB\"\n").unwrap();
+        assert_eq!(Config::load(&over, env(&[])).unwrap().max_upload_bytes, 2 << 20);
+        std::fs::write(&file, "max_upload = 1000\n").unwrap();
+        assert_eq!(Config::load(&over, env(&[])).unwrap().max_upload_bytes, 1000);
+        let c = Config::load(&over, env(&[("HEARTH_MAX_UPLOAD", "3k")])).unwrap();
+        assert_eq!(c.max_upload_bytes, 3072);
+        let flag = Overrides {
+            max_upload: Some("1G".into()),
+            ..over.clone()
+        };
+        let c = Config::load(&flag, env(&[("HEARTH_MAX_UPLOAD", "3k")])).unwrap();
+        assert_eq!(c.max_upload_bytes, 1 << 30);
+        for bad in ["", "MiB", "12 parsecs", "0", "99999999999999T"] {
+            assert!(
+                Config::load(&over, env(&[("HEARTH_MAX_UPLOAD", bad)])).is_err(),
+                "{bad:?}"
+            );
+        }
         std::fs::write(&file, "bogus = 1\n").unwrap();
         assert!(
             Config::load(

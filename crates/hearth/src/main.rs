@@ -51,6 +51,9 @@ enum Command {
         /// The address people and apps reach this server at (default http://LISTEN).
         #[arg(long)]
         public_url: Option<String>,
+        /// The largest file the FHIR API accepts, e.g. 200MiB (default 1GiB).
+        #[arg(long)]
+        max_upload: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -80,12 +83,17 @@ fn main() -> ExitCode {
         Command::Serve { public_url, .. } => public_url.clone(),
         _ => None,
     };
+    let max_upload = match &cli.command {
+        Command::Serve { max_upload, .. } => max_upload.clone(),
+        _ => None,
+    };
     let over = Overrides {
         config: cli.config.clone(),
         data_dir: cli.data_dir.clone(),
         database_url: cli.database_url.clone(),
         listen,
         public_url,
+        max_upload,
     };
     let result = Config::load(&over, std::env::vars()).and_then(|config| {
         init_logging(&config, matches!(cli.command, Command::Serve { .. }));

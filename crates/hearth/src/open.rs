@@ -69,5 +69,9 @@ pub fn open_serving_services(config: &Config) -> anyhow::Result<Services> {
         public_url: config.public_url.clone(),
         ..AuthSettings::default()
     };
-    Ok(svc.with_auth(settings, mailer))
+    Ok(svc
+        .with_auth(settings, mailer)
+        .with_files(hearth_core::files::FileSettings {
+            max_upload_bytes: config.max_upload_bytes,
+        }))
 }

@@ -99,6 +99,21 @@ pub(crate) fn patient_refs(resource: &Value) -> Vec<String> {
     out
 }
 
+/// The envelope of an update through the FHIR API: flags, source, note, tags, links and stored
+/// files stay as they were, since a FHIR update replaces the resource only.
+pub(crate) fn kept_envelope(current: &ItemMeta) -> crate::Envelope {
+    crate::Envelope {
+        flags: current.flags,
+        source: current.source.clone(),
+        note: current.note.clone(),
+        tags: current.tags.clone(),
+        links: current.links.clone(),
+        blobs: current.blobs.clone(),
+        end_date: None,
+        client_id: None,
+    }
+}
+
 /// A display name for a new record from a Patient's name.
 pub(crate) fn display_name(patient: &Value) -> String {
     let Some(name) = patient
@@ -400,11 +415,12 @@ impl Services {
                 expected_version: Some(current.version),
             });
         }
+        let envelope = kept_envelope(&current);
         requests.push(ItemRequest::Update {
             id: item,
             expected_version: Some(current.version + requests.len() as u32),
             resource,
-            envelope: Default::default(),
+            envelope,
         });
         let outcome = self
             .write(ctx, record, requests)?

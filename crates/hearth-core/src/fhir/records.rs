@@ -50,7 +50,7 @@ impl Services {
         let Some(item) = super::parse_id(id) else {
             return Ok(None);
         };
-        let Some((_, record)) = self.store.locate(&[item])?.pop() else {
+        let Some(record) = self.store.item_record(item)? else {
             return Ok(None);
         };
         if !self.reaches(ctx, record)? {

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use hearth_domain::{Item, ItemId, ItemMeta, RecordId};
 use serde_json::Value;
 
-use super::interactions::{Placement, Written, patient_refs, resource_type};
+use super::interactions::{Placement, Written, kept_envelope, patient_refs, resource_type};
 use super::search::{SearchPage, SearchRequest};
 use crate::items::{BatchRequest, NewRecordPlan};
 use crate::{Context, ItemRequest, ServiceError, ServiceResult, Services, WriteOutcome};
@@ -702,7 +702,7 @@ impl Services {
                             id,
                             expected_version: Some(current.version),
                             resource,
-                            envelope: Default::default(),
+                            envelope: kept_envelope(&current),
                         },
                         &mut batches,
                     );

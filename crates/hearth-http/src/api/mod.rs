@@ -1,11 +1,12 @@
 //! What apps and operators call: OAuth 2.1 / SMART App Launch 2.0 endpoints and discovery, the
-//! admin API, and the FHIR endpoints. Errors are JSON (OAuth) or OperationOutcomes (FHIR), built
+//! admin API, and the FHIR endpoints (files: `Binary` and attachments, in [`files`]). Errors are JSON (OAuth) or OperationOutcomes (FHIR), built
 //! in [`error`].
 
 pub mod admin;
 pub mod bearer;
 pub mod error;
 pub mod fhir;
+pub mod files;
 pub mod oauth;
 
 use axum::Router;
@@ -17,4 +18,5 @@ pub fn routes() -> Router<AppState> {
         .merge(oauth::routes())
         .merge(admin::routes())
         .merge(fhir::routes())
+        .merge(files::routes())
 }

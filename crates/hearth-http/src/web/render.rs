@@ -157,6 +157,7 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
         ErrorCategory::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCategory::NotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCategory::Gone => StatusCode::GONE,
+        ErrorCategory::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCategory::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCategory::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -196,6 +197,7 @@ pub fn service_error(e: &ServiceError, layout: Layout) -> Response {
         ErrorCategory::NotFound => "Not found",
         ErrorCategory::Conflict | ErrorCategory::PreconditionFailed => "That cannot be done now",
         ErrorCategory::Gone => "Gone",
+        ErrorCategory::TooLarge => "Too large",
         ErrorCategory::Unavailable => "Temporarily unavailable",
         ErrorCategory::Internal => "Something went wrong",
     };

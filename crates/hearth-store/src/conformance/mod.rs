@@ -7,7 +7,7 @@
 //! history; stale-version conflicts; atomic batches; references that must exist; client-id
 //! uniqueness; soft delete and restore; purge; flags; queries with filters, ordering and stable
 //! cursors; audit entries for reads and writes; the change sequence; export; renaming and
-//! deleting a record. For sign-in and
+//! deleting a record; locating an item's record by the item's id. For sign-in and
 //! consent ([`crate::AuthStore`]): credentials, sessions, emailed tokens, signing keys, the
 //! account-level audit trail, apps, grants, pseudonymous subjects, OAuth tokens and revocation,
 //! and single-use values spent by concurrent callers.
@@ -41,7 +41,8 @@ macro_rules! conformance_tests {
             credentials_round_trip, sessions_lifecycle, email_tokens_are_single_use,
             signing_keys_newest_first, account_audit_is_account_level, single_use_values_race,
             apps_register_and_update, grants_round_trip, app_subjects_are_pairwise,
-            oauth_tokens_lifecycle, rename_and_delete_record, unaudited_reads_and_batched_audit);
+            oauth_tokens_lifecycle, rename_and_delete_record, unaudited_reads_and_batched_audit,
+            items_are_located_by_id);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(

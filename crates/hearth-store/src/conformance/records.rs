@@ -1,5 +1,6 @@
 //! Conformance cases: renaming a record, and deleting one with everything that belongs to it
-//! (accesses, items, grants, the tokens confined to it, its audit trail).
+//! (accesses, items, grants, the tokens confined to it, its audit trail); finding the record
+//! that holds an item.
 
 use hearth_domain::audit::AuditFilter;
 use hearth_domain::auth::{
@@ -157,4 +158,32 @@ pub fn rename_and_delete_record(store: &dyn Store) {
         .delete_record(record.id, &account_entry(AuditAction::DeleteRecord, ann.id, t(6)))
         .unwrap_err();
     assert!(matches!(err, StoreError::RecordNotFound(_)), "{err:?}");
+}
+
+pub fn items_are_located_by_id(store: &dyn Store) {
+    let (_, first) = new_record(store);
+    let (_, second) = new_record(store);
+    let a = create(store, first.id, weight("70", t(1)));
+    let b = create(store, second.id, weight("80", t(2)));
+    assert_eq!(store.item_record(a).unwrap(), Some(first.id));
+    assert_eq!(store.item_record(b).unwrap(), Some(second.id));
+    // Each record's Patient is an item like any other.
+    assert_eq!(store.item_record(second.patient_item).unwrap(), Some(second.id));
+    assert_eq!(store.item_record(hearth_domain::ItemId::new()).unwrap(), None);
+    // Deleted items are still located (their record decides what a reader sees); a deleted
+    // record's items are not.
+    write(
+        store,
+        first.id,
+        vec![WriteOp::Delete {
+            id: a,
+            expected_version: 1,
+        }],
+    )
+    .unwrap();
+    assert_eq!(store.item_record(a).unwrap(), Some(first.id));
+    store
+        .delete_record(second.id, &audit(AuditAction::DeleteRecord, None, t(3)))
+        .unwrap();
+    assert_eq!(store.item_record(b).unwrap(), None);
 }
