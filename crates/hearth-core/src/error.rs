@@ -36,11 +36,7 @@ impl ValidationIssue {
 
     /// The same issue located under a prefix, e.g. `Bundle.entry[3].resource`.
     pub fn under(mut self, prefix: &str) -> Self {
-        self.path = if self.path.is_empty() {
-            prefix.to_string()
-        } else {
-            format!("{prefix}.{}", self.path)
-        };
+        self.path = join_path(prefix, &self.path);
         self
     }
 }
@@ -52,6 +48,15 @@ impl std::fmt::Display for ValidationIssue {
         } else {
             write!(f, "{}: {}", self.path, self.message)
         }
+    }
+}
+
+/// `prefix.path`, or whichever of the two is not empty.
+pub(crate) fn join_path(prefix: &str, path: &str) -> String {
+    match (prefix.is_empty(), path.is_empty()) {
+        (true, _) => path.to_string(),
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{prefix}.{path}"),
     }
 }
 

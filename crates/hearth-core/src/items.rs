@@ -310,13 +310,21 @@ impl Services {
             }
         }
         let writer = actor.writer_key();
+        let single = batch.requests.len() == 1 && batch.locations.is_empty();
         let location = |i: usize| {
             batch
                 .locations
                 .get(i)
                 .filter(|l| !l.is_empty())
                 .cloned()
-                .unwrap_or_else(|| format!("item[{i}]"))
+                .unwrap_or_else(|| {
+                    // A single write names paths from the resource itself.
+                    if single {
+                        String::new()
+                    } else {
+                        format!("item[{i}]")
+                    }
+                })
         };
 
         // Client ids and current envelopes, looked up in bulk.
@@ -609,7 +617,7 @@ impl Services {
             if r.resource_type == "Patient" && r.id != target.patient_item {
                 issues.push(ValidationIssue::error(
                     "not-found",
-                    format!("{loc}.{}", r.path),
+                    crate::error::join_path(loc, &r.path),
                     format!(
                         "refers to Patient/{}, which is not this record's Patient (Patient/{})",
                         r.id, target.patient_item
@@ -619,7 +627,7 @@ impl Services {
                 if *rt != r.resource_type {
                     issues.push(ValidationIssue::error(
                         "not-found",
-                        format!("{loc}.{}", r.path),
+                        crate::error::join_path(loc, &r.path),
                         format!("refers to {}/{} but that item is a {rt}", r.resource_type, r.id),
                     ));
                 }
@@ -649,7 +657,7 @@ impl Services {
                 }
                 Some(m) if m.state != ItemState::Purged => issues.push(ValidationIssue::error(
                     "not-found",
-                    format!("{loc}.{}", r.path),
+                    crate::error::join_path(loc, &r.path),
                     format!(
                         "refers to {}/{} but that item is a {}",
                         r.resource_type, r.id, m.resource_type
@@ -657,7 +665,7 @@ impl Services {
                 )),
                 _ => issues.push(ValidationIssue::error(
                     "not-found",
-                    format!("{loc}.{}", r.path),
+                    crate::error::join_path(loc, &r.path),
                     format!(
                         "reference {}/{} does not resolve to an item of this record",
                         r.resource_type, r.id
