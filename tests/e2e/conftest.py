@@ -154,3 +154,275 @@ def browser(job, name):
     result = json.loads(lines[-1])
     assert r.returncode == 0 and "error" not in result, f"browser job failed: {result} {r.stderr}"
     return result
+
+
+# --- The FHIR R4 API (test_fhir_*.py) -----------------------------------------------------------
+# A bearer-token client for /fhir, the independent validator every served resource goes through
+# (PyPI fhir.resources 6.4.0: its R4 pydantic models), and a second server loaded with the whole
+# Synthea sample through transactions, shared by the modules that read it.
+
+import collections
+import hashlib
+
+SYNTHEA = Path(os.environ.get("HEARTH_SYNTHEA_DIR") or ROOT.parent / "shared" / "data" / "synthea-r4")
+FHIR_JSON = "application/fhir+json"
+# What the suite counted, printed at the end of the run (pytest_terminal_summary below).
+FHIR_STATS = collections.Counter()
+FHIR_NOTES = []
+
+
+class Fhir:
+    """Plain HTTP against `/fhir` with a bearer token (requests; no FHIR library in between)."""
+
+    def __init__(self, base, token=None):
+        self.root = f"{base}/fhir"
+        self.token = token
+        self.http = requests.Session()
+        self.http.headers["Accept"] = FHIR_JSON
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def url(self, path):
+        return path if path.startswith("http") else f"{self.root}/{path.lstrip('/')}"
+
+    def request(self, method, path, body=None, headers=None, **kw):
+        h = dict(headers or {})
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        if body is not None:
+            h.setdefault("Content-Type", FHIR_JSON)
+        FHIR_STATS["http requests"] += 1
+        return self.http.request(method, self.url(path), data=body, headers=h, timeout=600, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def ok(self, method, path, body=None, status=200, **kw):
+        r = self.request(method, path, body, **kw)
+        assert r.status_code == status, f"{method} {path}: {r.status_code} {r.text[:2000]}"
+        return r.json() if r.content else None
+
+    def bundles(self, path, params=None, limit=10_000):
+        """A search (or history, or $everything) and each page after it, following `next`."""
+        r = self.get(path, params=params)
+        assert r.status_code == 200, f"GET {path} {params}: {r.status_code} {r.text[:2000]}"
+        seen = set()
+        for _ in range(limit):
+            b = r.json()
+            assert b["resourceType"] == "Bundle", b
+            yield b
+            nxt = [l["url"] for l in b.get("link", []) if l["relation"] == "next"]
+            if not nxt:
+                return
+            assert nxt[0] not in seen, f"the next link repeats: {nxt[0]}"
+            seen.add(nxt[0])
+            r = self.get(nxt[0])
+            assert r.status_code == 200, f"GET {nxt[0]}: {r.status_code} {r.text[:2000]}"
+        raise AssertionError(f"{path}: more than {limit} pages")
+
+    def entries(self, path, params=None, mode=None):
+        """Every entry of every page (only `search.mode == mode` when given)."""
+        out = []
+        for b in self.bundles(path, params):
+            for e in b.get("entry", []):
+                if mode is None or e.get("search", {}).get("mode") == mode:
+                    out.append(e)
+        return out
+
+    def resources(self, path, params=None, mode="match"):
+        return [e["resource"] for e in self.entries(path, params, mode)]
+
+
+def operator_token(h, *, account=None, record=None, scope="user/*.cruds"):
+    args = ["admin", "issue-token", "--scope", scope]
+    args += ["--account", account] if account else ["--record", record]
+    return h.cli(*args)
+
+
+# fhir.resources 6.4.0 (pydantic 1) holds the R4 models; 7.x and later are R5.
+class Validator:
+    """Validates what the server returns with the R4 models of fhir.resources 6.4.0. Each distinct
+    resource (by content) is validated once; Bundles are validated as envelopes (every element
+    but the entries' resources, which are validated on their own)."""
+
+    def __init__(self):
+        self.seen = set()
+        self.failures = []  # (where, resourceType/id, message)
+
+    @staticmethod
+    def problems(resource):
+        """The validator's complaints about one resource (empty when it is valid)."""
+        from fhir.resources import get_fhir_model_class
+        from pydantic import ValidationError
+
+        try:
+            get_fhir_model_class(resource["resourceType"]).parse_obj(resource)
+            return []
+        except ValidationError as e:
+            errors = e.errors()
+        except Exception as e:  # an unknown resourceType, or not an object at all
+            return [str(e)]
+        # _elements/_summary results marked SUBSETTED may lack mandatory elements
+        # (https://hl7.org/fhir/R4/search.html#elements).
+        tags = (resource.get("meta") or {}).get("tag") or []
+        if any(t.get("code") == "SUBSETTED" for t in tags):
+            errors = [x for x in errors if x.get("type") != "value_error.missing"]
+        return [f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in errors]
+
+    def check(self, resource, where=""):
+        """Validates one resource (and, for a Bundle, its envelope and each entry's resource)."""
+        if resource.get("resourceType") == "Bundle":
+            envelope = dict(resource)
+            envelope["entry"] = []
+            for e in resource.get("entry", []):
+                envelope["entry"].append({k: v for k, v in e.items() if k != "resource"})
+                if "resource" in e:
+                    self.check(e["resource"], where)
+                if "outcome" in e.get("response", {}):
+                    self.check(e["response"]["outcome"], where)
+            if not envelope["entry"]:
+                del envelope["entry"]
+            FHIR_STATS["Bundles validated"] += 1
+            resource = envelope
+        key = hashlib.sha1(json.dumps(resource, sort_keys=True).encode()).digest()
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        FHIR_STATS["distinct resources validated"] += 1
+        found = self.problems(resource)
+        if found:
+            self.failures.append((where, f"{resource.get('resourceType')}/{resource.get('id')}", found))
+
+
+VALIDATOR = Validator()
+
+
+@pytest.fixture(scope="session")
+def validator():
+    return VALIDATOR
+
+
+def scratch_database(suffix):
+    """With PostgreSQL: a new empty database beside HEARTH_E2E_DATABASE_URL's, for a second
+    server (two servers never share a database). Returns (url, drop) or (None, no-op)."""
+    url = os.environ.get("HEARTH_E2E_DATABASE_URL")
+    if not url:
+        return None, lambda: None
+    base, name = url.rsplit("/", 1)
+    name = f"{name.split('?')[0]}_{suffix}"
+    admin = f"{base}/postgres"
+    run = lambda sql: subprocess.run(["psql", "-q", admin, "-c", sql], check=True, capture_output=True)
+    run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    run(f"CREATE DATABASE {name}")
+    return f"{base}/{name}", lambda: run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+class SyntheaPatient:
+    """One Synthea bundle as loaded: its entries, the transaction response, and the server ids."""
+
+    def __init__(self, path, bundle):
+        self.path = path
+        self.name = path.stem
+        self.bundle = bundle
+        self.response = None
+        self.seconds = None
+        # fullUrl in the bundle -> "Type/server-id"
+        self.ids = {}
+        self.patient_id = None
+        self.counts = collections.Counter(e["resource"]["resourceType"] for e in bundle["entry"])
+        self._everything = None
+
+
+class Synthea:
+    """A server holding the whole Synthea sample, loaded through transactions by one account."""
+
+    EMAIL = "synthea@example.org"
+
+    def __init__(self, h):
+        self.h = h
+        self.patients = []
+        self.directory = None  # the practitioner directory bundle (no Patient)
+        self.load_seconds = None
+
+    def load(self):
+        h = self.h
+        h.cli("admin", "create-account", "--email", self.EMAIL, "--name", "Synthea Loader")
+        # The one bundle without a Patient (practitionerInformation…) goes into a record made
+        # first, while it is the only record the account's token reaches; every other bundle
+        # POSTs its Patient and so starts a record of its own.
+        self.directory_record = h.cli("admin", "create-record", "--owner", self.EMAIL,
+                                      "--name", "Practitioner directory", "--relationship", "other")
+        self.token = operator_token(h, account=self.EMAIL)
+        self.api = Fhir(h.base, self.token)
+        files = sorted(SYNTHEA.glob("*.json"))
+        assert len(files) >= 100, f"the Synthea sample is missing: {SYNTHEA}"
+        loaded = [SyntheaPatient(f, json.loads(f.read_text())) for f in files]
+        loaded.sort(key=lambda p: "Patient" in p.counts)  # the directory first
+        started = time.time()
+        for p in loaded:
+            t = time.time()
+            r = self.api.post("", p.path.read_bytes())
+            p.seconds = time.time() - t
+            p.status = r.status_code
+            p.response = r.json() if r.headers.get("Content-Type", "").startswith(FHIR_JSON) else r.text
+            if r.status_code == 200 and isinstance(p.response, dict):
+                for req, res in zip(p.bundle["entry"], p.response.get("entry", [])):
+                    loc = res.get("response", {}).get("location", "")
+                    parts = loc.split("/")
+                    if len(parts) >= 2:
+                        p.ids[req["fullUrl"]] = f"{parts[0]}/{parts[1]}"
+                        if parts[0] == "Patient":
+                            p.patient_id = parts[1]
+            if "Patient" in p.counts:
+                self.patients.append(p)
+            else:
+                self.directory = p
+        self.load_seconds = time.time() - started
+        FHIR_STATS["Synthea bundles posted"] = len(loaded)
+        FHIR_STATS["Synthea resources posted"] = sum(len(p.bundle["entry"]) for p in loaded)
+        FHIR_NOTES.append(f"Synthea load: {len(loaded)} transactions in {self.load_seconds:.1f}s")
+        return self
+
+    def loaded(self):
+        """The patients whose transaction went through (the load test checks that all did)."""
+        return [p for p in self.patients if p.patient_id]
+
+    def everything(self, p, count=200):
+        """Every resource of a patient's record, from `$everything` followed page by page."""
+        if p._everything is None:
+            p._everything = self.api.resources(f"Patient/{p.patient_id}/$everything",
+                                               {"_count": count}, mode=None)
+        return p._everything
+
+    def directory_patient(self):
+        """The Patient of the directory record (every record has one)."""
+        return self.api.resources("Patient", {"_count": 1000, "name": "Practitioner directory"})
+
+
+@pytest.fixture(scope="session")
+def synthea(tmp_path_factory):
+    url, drop = scratch_database("synthea")
+    h = Hearth(tmp_path_factory.mktemp("synthea"), {"HEARTH_DATABASE_URL": url} if url else None).start()
+    try:
+        yield Synthea(h).load()
+    finally:
+        h.stop()
+        drop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FHIR_STATS or FHIR_NOTES:
+        terminalreporter.write_sep("-", "FHIR end-to-end counts")
+        for k, v in sorted(FHIR_STATS.items()):
+            terminalreporter.write_line(f"{k}: {v}")
+        for n in FHIR_NOTES:
+            terminalreporter.write_line(n)

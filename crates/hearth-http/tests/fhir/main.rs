@@ -8,6 +8,7 @@
 mod interactions;
 mod search;
 #[path = "../files/server.rs"]
+#[allow(dead_code)]
 mod server;
 mod transactions;
 
