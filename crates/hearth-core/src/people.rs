@@ -143,11 +143,13 @@ impl Services {
     pub fn remove_access(&self, ctx: &Context, record: RecordId, account: AccountId) -> ServiceResult<()> {
         self.audited(ctx, Some(record), AuditAction::RevokeAccess, || {
             authorize(&*self.store, ctx, record, Operation::ManageAccess)?;
-            Ok(self.store.remove_access(
+            self.store.remove_access(
                 record,
                 account,
                 &self.audit_entry(ctx, Some(record), AuditAction::RevokeAccess),
-            )?)
+            )?;
+            self.tokens_changed();
+            Ok(())
         })
     }
 }
@@ -307,7 +309,9 @@ impl Services {
                 ));
             }
             let entry = self.audit_entry(ctx, None, AuditAction::DeleteRecord);
-            Ok(self.store.delete_record(record, &entry)?)
+            self.store.delete_record(record, &entry)?;
+            self.tokens_changed();
+            Ok(())
         })
     }
 }

@@ -2,6 +2,7 @@
 //! confined to its record; a `user/` token reaches every record its grants (or, for operator
 //! tokens, its account) reach; a signed-in person reaches their own records.
 
+use hearth_domain::auth::TokenIssuer;
 use hearth_domain::datatypes::registry;
 use hearth_domain::{ItemId, RecordId};
 
@@ -61,10 +62,30 @@ impl Services {
 
     /// Whether `ctx` reaches `record` through the FHIR API.
     pub fn reaches(&self, ctx: &Context, record: RecordId) -> ServiceResult<bool> {
+        let has_access = |account| -> ServiceResult<bool> {
+            Ok(self
+                .store
+                .accesses(record)?
+                .iter()
+                .any(|a| a.account_id == account))
+        };
         match &ctx.principal {
-            Principal::App(a) if a.record.is_some() => Ok(a.record == Some(record)),
             Principal::Operator | Principal::Tool(_) => Ok(true),
-            _ => Ok(self.fhir_records(ctx)?.contains(&record)),
+            Principal::Person(account) => has_access(*account),
+            Principal::App(a) => match (a.record, a.issuer, a.account) {
+                (Some(r), _, _) => Ok(r == record),
+                (None, TokenIssuer::Operator, Some(account)) => has_access(account),
+                (None, TokenIssuer::Operator, None) => Ok(false),
+                (None, TokenIssuer::Consent, Some(account)) => Ok(self
+                    .store
+                    .grant(&a.app, record, account)?
+                    .is_some_and(|g| g.is_active())),
+                (None, TokenIssuer::Consent, None) => Ok(self
+                    .store
+                    .grants_for_record(record)?
+                    .iter()
+                    .any(|g| g.app == a.app && g.is_active())),
+            },
         }
     }
 

@@ -32,10 +32,15 @@ impl FromRequestParts<AppState> for Bearer {
                     "an access token is required".into(),
                 ))
             })?;
-        let svc = state.services.clone();
-        let (context, token) = blocking(move || svc.resolve_bearer(&token))
-            .await
-            .map_err(fhir_error)?;
+        // A token seen in the last second resolves without a trip to the database.
+        let resolved = match state.services.resolve_bearer_cached(&token) {
+            Some(r) => r,
+            None => {
+                let svc = state.services.clone();
+                blocking(move || svc.resolve_bearer(&token)).await
+            }
+        };
+        let (context, token) = resolved.map_err(fhir_error)?;
         Ok(Bearer { context, token })
     }
 }

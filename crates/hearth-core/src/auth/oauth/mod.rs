@@ -167,6 +167,7 @@ impl Services {
 }
 
 mod authorize;
+pub mod bearer_cache;
 mod grants;
 mod operator;
 mod tokens;

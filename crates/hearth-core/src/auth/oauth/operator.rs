@@ -141,6 +141,8 @@ impl Services {
             return Ok(false);
         };
         let e = self.token_audit(&t, AuditAction::TokenRevoked);
-        Ok(self.store.revoke_family(&t.family, self.now(), Some(&e))? > 0)
+        let revoked = self.store.revoke_family(&t.family, self.now(), Some(&e))? > 0;
+        self.tokens_changed();
+        Ok(revoked)
     }
 }
