@@ -9,7 +9,7 @@ use axum::response::Response;
 use hearth_core::ServiceError;
 use hearth_core::fhir::everything::EverythingRequest;
 use hearth_core::fhir::history::{HistoryRequest, HistoryScope};
-use hearth_core::fhir::search::{SearchPage, SearchRequest};
+use hearth_core::fhir::search::SearchRequest;
 use hearth_domain::Timestamp;
 use serde_json::json;
 
@@ -143,6 +143,18 @@ pub async fn delete(
     }
 }
 
+/// `path` with the request's parameters except `_page` (for self and next links).
+pub(crate) fn with_query(path: &str, q: Option<&str>) -> String {
+    let kept: Vec<(String, String)> = pairs(q).into_iter().filter(|(k, _)| k != "_page").collect();
+    if kept.is_empty() {
+        return path.to_string();
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .finish();
+    format!("{path}?{query}")
+}
+
 /// `_since`, `_count` and `_page` of a history or `$everything` request.
 type SinceCountPage = (Option<Timestamp>, Option<u32>, Option<String>);
 
@@ -200,6 +212,8 @@ pub(crate) async fn run_history(
     base: String,
     path: String,
 ) -> Response {
+    let kept = with_query(&path, q.as_deref());
+    let path = kept;
     let svc2 = svc.clone();
     match blocking(move || {
         if let HistoryScope::Instance { resource_type, .. } | HistoryScope::Type(resource_type) = &scope {
@@ -238,7 +252,7 @@ pub async fn operation(
     let prefer = Prefer::of(&headers);
     let now = svc.now();
     if rtype == "Patient" && op == "$everything" {
-        let path = format!("Patient/{id}/$everything");
+        let path = with_query(&format!("Patient/{id}/$everything"), q.as_deref());
         let r = blocking(move || {
             let pairs = pairs(q.as_deref());
             let (since, count, page) = since_count_page(&pairs)?;
@@ -265,30 +279,10 @@ pub async fn operation(
         })
         .await;
         return match r {
-            Ok(p) => {
-                let page = SearchPage {
-                    hits: p
-                        .items
-                        .iter()
-                        .filter_map(|i| {
-                            respond::render(i)
-                                .ok()
-                                .map(|resource| hearth_core::fhir::search::Hit {
-                                    meta: i.meta.clone(),
-                                    resource,
-                                    included: false,
-                                })
-                        })
-                        .collect(),
-                    next: p.next,
-                    previous: None,
-                    total: p.total,
-                    applied: vec![],
-                    ignored: vec![],
-                    count_only: false,
-                };
-                fhir_json(StatusCode::OK, &respond::searchset(&base, &path, &page, now))
-            }
+            Ok(p) => respond::fhir_text(
+                StatusCode::OK,
+                respond::searchset_text(&base, &path, &p.items, p.next.as_deref(), p.total, now),
+            ),
             Err(e) => fhir_error(e),
         };
     }

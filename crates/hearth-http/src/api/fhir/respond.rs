@@ -252,7 +252,8 @@ pub fn history(
     }
     let mut links = vec![json!({"relation": "self", "url": format!("{base}/{path}")})];
     if let Some(n) = next {
-        links.push(json!({"relation": "next", "url": format!("{base}/{path}?_page={n}")}));
+        let sep = if path.contains('?') { '&' } else { '?' };
+        links.push(json!({"relation": "next", "url": format!("{base}/{path}{sep}_page={n}")}));
     }
     b["link"] = json!(links);
     let entries: Vec<Value> = items
@@ -340,4 +341,58 @@ pub fn bundle_response(
         .collect();
     b["entry"] = json!(entries);
     b
+}
+
+/// A searchset of stored items written as text: each resource's stored JSON with its version
+/// metadata spliced in, never rebuilt as a value (for `$everything`, which returns whole
+/// records).
+pub fn searchset_text(
+    base: &str,
+    path: &str,
+    items: &[Item],
+    next: Option<&str>,
+    total: Option<usize>,
+    now: Timestamp,
+) -> String {
+    let mut head = bundle_shell("searchset", now);
+    if let Some(t) = total {
+        head["total"] = json!(t);
+    }
+    let mut links = vec![json!({"relation": "self", "url": format!("{base}/{path}")})];
+    if let Some(n) = next {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        links.push(json!({"relation": "next", "url": format!("{base}/{path}{sep}_page={n}")}));
+    }
+    head["link"] = json!(links);
+    let mut out = head.to_string();
+    out.pop(); // the closing brace
+    out.push_str(",\"entry\":[");
+    let mut first = true;
+    for i in items {
+        let Some(body) = i.body.as_deref() else { continue };
+        let Ok(resource) = render_resource_text(&i.meta, body) else {
+            continue;
+        };
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push_str("{\"fullUrl\":");
+        out.push_str(&Value::String(format!("{base}/{}/{}", i.meta.resource_type, i.meta.id)).to_string());
+        out.push_str(",\"resource\":");
+        out.push_str(&resource);
+        out.push_str(",\"search\":{\"mode\":\"match\"}}");
+    }
+    out.push_str("]}");
+    out
+}
+
+/// A FHIR JSON body already written as text.
+pub fn fhir_text(status: StatusCode, text: String) -> Response {
+    let mut r = (status, text).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/fhir+json; charset=utf-8"),
+    );
+    r
 }
