@@ -37,11 +37,11 @@ fn build(state: &AppState) -> Value {
                     .into_iter()
                     .filter(|p| matches!(p["name"].as_str(), Some("patient" | "target" | "date")))
                     .collect();
-                return json!({
-                    "type": t,
-                    "interaction": [{"code": "search-type"}],
-                    "searchParam": view_params
-                });
+                let mut v = json!({"type": t, "interaction": [{"code": "search-type"}]});
+                if !view_params.is_empty() {
+                    v["searchParam"] = json!(view_params);
+                }
+                return v;
             }
             let interactions: Vec<Value> = [
                 "read",
@@ -68,10 +68,14 @@ fn build(state: &AppState) -> Value {
                 "conditionalUpdate": true,
                 "conditionalDelete": "single",
                 "referencePolicy": ["literal", "enforced", "local"],
-                "searchInclude": reference_params,
-                "searchRevInclude": [],
-                "searchParam": params,
             });
+            // FHIR JSON has no empty arrays.
+            if !reference_params.is_empty() {
+                r["searchInclude"] = json!(reference_params);
+            }
+            if !params.is_empty() {
+                r["searchParam"] = json!(params);
+            }
             if t == "Patient" {
                 r["operation"] = json!([{
                     "name": "everything",

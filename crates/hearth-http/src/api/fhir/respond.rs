@@ -339,7 +339,9 @@ pub fn bundle_response(
             e
         })
         .collect();
-    b["entry"] = json!(entries);
+    if !entries.is_empty() {
+        b["entry"] = json!(entries);
+    }
     b
 }
 
@@ -365,6 +367,9 @@ pub fn searchset_text(
     }
     head["link"] = json!(links);
     let mut out = head.to_string();
+    if items.is_empty() {
+        return out;
+    }
     out.pop(); // the closing brace
     out.push_str(",\"entry\":[");
     let mut first = true;
