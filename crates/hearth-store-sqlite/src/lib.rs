@@ -17,6 +17,7 @@
 //! - `auth`: [`hearth_store::AuthStore`] (sign-in and consent) and its helpers; `auth_signin`:
 //!   credentials, sessions, emailed tokens; `auth_apps`: apps, grants, subjects; `auth_tokens`:
 //!   OAuth tokens and signing keys.
+//! - `jobs`: [`hearth_store::JobStore`], bulk export jobs and the files they list.
 
 mod audit;
 mod auth;
@@ -24,6 +25,7 @@ mod auth_apps;
 mod auth_signin;
 mod auth_tokens;
 mod interns;
+mod jobs;
 mod people;
 mod read;
 mod records;
