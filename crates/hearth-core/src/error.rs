@@ -79,6 +79,9 @@ pub enum ServiceError {
     Unauthenticated(String),
     #[error("too many attempts; try again in {retry_after_secs} seconds")]
     Throttled { retry_after_secs: i64 },
+    /// Refused for now because of the caller's own load (e.g. too many export jobs at once).
+    #[error("{message}")]
+    Busy { message: String, retry_after_secs: i64 },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -104,13 +107,23 @@ impl ServiceError {
         match self {
             ServiceError::Invalid(_) => ErrorCategory::Invalid,
             ServiceError::Unauthenticated(_) => ErrorCategory::Unauthenticated,
-            ServiceError::Throttled { .. } => ErrorCategory::Throttled,
+            ServiceError::Throttled { .. } | ServiceError::Busy { .. } => ErrorCategory::Throttled,
             ServiceError::Forbidden(_) => ErrorCategory::Forbidden,
             ServiceError::NotFound(_) => ErrorCategory::NotFound,
             ServiceError::Conflict(_) | ServiceError::VersionConflict(_) => ErrorCategory::Conflict,
             ServiceError::Gone(_) => ErrorCategory::Gone,
             ServiceError::Unavailable(_) => ErrorCategory::Unavailable,
             ServiceError::Internal(_) => ErrorCategory::Internal,
+        }
+    }
+
+    /// How long to wait before trying again, for throttled and busy refusals.
+    pub fn retry_after_secs(&self) -> Option<i64> {
+        match self {
+            ServiceError::Throttled { retry_after_secs } | ServiceError::Busy { retry_after_secs, .. } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
         }
     }
 

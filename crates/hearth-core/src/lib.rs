@@ -11,6 +11,7 @@
 //! - [`context`]: [`Context`], who is acting.
 //! - [`auth`]: sign-in, sessions, apps, consent, OAuth tokens.
 //! - [`authz`]: the authorisation decision.
+//! - [`bulk`]: FHIR Bulk Data export: kick-off, status, files, and the worker that runs jobs.
 //! - [`prepare`]: from a FHIR resource to the content of an item (validate, classify, references).
 //! - [`items`]: atomic batches of creates, updates, deletes and restores.
 //! - [`reads`]: reads, history, queries, the change feed, the audit trail, purge, export.
@@ -20,6 +21,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod bulk;
 pub mod context;
 pub mod error;
 pub mod items;

@@ -1,5 +1,6 @@
-//! [`Services`]: the handle every adapter holds. It carries the store, the blob store and the
-//! clock, all passed in (nothing global), so tests can run several configurations side by side.
+//! [`Services`]: the handle every adapter holds. It carries the store, the blob store, the clock
+//! and the settings, all passed in (nothing global), so tests can run several configurations
+//! side by side.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use hearth_domain::{AuditAction, AuditEntry, AuditOutcome, Clock, RecordId, Time
 use hearth_store::{BlobStore, Store};
 
 use crate::auth::{AuthRuntime, AuthSettings, Mailer, NoMailer, Throttle};
+use crate::bulk::{BulkRuntime, BulkSettings};
 use crate::{Context, ServiceError};
 
 #[derive(Clone)]
@@ -16,6 +18,7 @@ pub struct Services {
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth: AuthRuntime,
+    pub(crate) bulk: Arc<BulkRuntime>,
 }
 
 impl Services {
@@ -32,6 +35,7 @@ impl Services {
             blobs,
             clock,
             auth,
+            bulk: Arc::new(BulkRuntime::new(BulkSettings::default())),
         }
     }
 
@@ -40,6 +44,16 @@ impl Services {
         self.auth.settings = settings;
         self.auth.mailer = mailer;
         self
+    }
+
+    /// The same services with these bulk export settings.
+    pub fn with_bulk(mut self, settings: BulkSettings) -> Self {
+        self.bulk = Arc::new(BulkRuntime::new(settings));
+        self
+    }
+
+    pub fn bulk_settings(&self) -> &BulkSettings {
+        &self.bulk.settings
     }
 
     pub fn auth_settings(&self) -> &AuthSettings {

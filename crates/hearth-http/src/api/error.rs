@@ -83,8 +83,8 @@ pub fn fhir_error(e: ServiceError) -> Response {
             HeaderValue::from_static("Bearer realm=\"hearth\", error=\"invalid_token\""),
         );
     }
-    if let ServiceError::Throttled { retry_after_secs } = e
-        && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+    if let Some(secs) = e.retry_after_secs()
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
     {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
