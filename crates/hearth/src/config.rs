@@ -20,6 +20,7 @@ struct FileConfig {
     public_url: Option<String>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    bulk_expiry_secs: Option<i64>,
 }
 
 /// Values given on the command line (highest precedence).
@@ -50,9 +51,13 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The From: address of Hearth's mail.
     pub mail_from: String,
+    /// How long bulk export files (and the job's status) are kept after the export finishes.
+    pub bulk_expiry_secs: i64,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Bulk export files are kept a day by default.
+pub const DEFAULT_BULK_EXPIRY_SECS: i64 = 24 * 60 * 60;
 
 impl Config {
     /// Loads the layers. `env` is passed in (normally `std::env::vars()`), so tests need not
@@ -132,6 +137,16 @@ impl Config {
         let mail_from = get("HEARTH_MAIL_FROM")
             .or(file.mail_from)
             .unwrap_or_else(|| "Hearth <hearth@localhost>".into());
+        let bulk_expiry_secs = match get("HEARTH_BULK_EXPIRY_SECS") {
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .with_context(|| format!("HEARTH_BULK_EXPIRY_SECS {v:?} is not a number of seconds"))?,
+            None => file.bulk_expiry_secs.unwrap_or(DEFAULT_BULK_EXPIRY_SECS),
+        };
+        if bulk_expiry_secs <= 0 {
+            bail!("the bulk export expiry must be a positive number of seconds (got {bulk_expiry_secs})");
+        }
         Ok(Config {
             data_dir,
             database_url,
@@ -140,6 +155,7 @@ impl Config {
             public_url,
             smtp_url,
             mail_from,
+            bulk_expiry_secs,
         })
     }
 }
@@ -153,6 +169,7 @@ const KNOWN_ENV: &[&str] = &[
     "HEARTH_PUBLIC_URL",
     "HEARTH_SMTP_URL",
     "HEARTH_MAIL_FROM",
+    "HEARTH_BULK_EXPIRY_SECS",
 ];
 
 fn read_file(p: &Path) -> anyhow::Result<FileConfig> {
@@ -227,6 +244,22 @@ mod tests {
             )
             .is_err()
         );
+        assert_eq!(c.bulk_expiry_secs, DEFAULT_BULK_EXPIRY_SECS);
+        std::fs::write(&file, "bulk_expiry_secs = 3600\n").unwrap();
+        let from_file = Overrides {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        assert_eq!(Config::load(&from_file, env(&[])).unwrap().bulk_expiry_secs, 3600);
+        assert_eq!(
+            Config::load(&from_file, env(&[("HEARTH_BULK_EXPIRY_SECS", "60")]))
+                .unwrap()
+                .bulk_expiry_secs,
+            60
+        );
+        for bad in ["0", "-5", "a day"] {
+            assert!(Config::load(&from_file, env(&[("HEARTH_BULK_EXPIRY_SECS", bad)])).is_err());
+        }
         std::fs::write(&file, "bogus = 1\n").unwrap();
         assert!(
             Config::load(

@@ -1,9 +1,10 @@
 //! What apps and operators call: OAuth 2.1 / SMART App Launch 2.0 endpoints and discovery, the
-//! admin API, and the FHIR endpoints. Errors are JSON (OAuth) or OperationOutcomes (FHIR), built
-//! in [`error`].
+//! admin API, the FHIR endpoints, and FHIR Bulk Data export ([`bulk`]). Errors are JSON (OAuth)
+//! or OperationOutcomes (FHIR), built in [`error`].
 
 pub mod admin;
 pub mod bearer;
+pub mod bulk;
 pub mod error;
 pub mod fhir;
 pub mod oauth;
@@ -17,4 +18,5 @@ pub fn routes() -> Router<AppState> {
         .merge(oauth::routes())
         .merge(admin::routes())
         .merge(fhir::routes())
+        .merge(bulk::routes())
 }
