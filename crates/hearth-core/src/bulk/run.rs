@@ -72,6 +72,11 @@ impl Services {
             .flat_map(|t| registry().for_resource_type(t))
             .map(|d| d.key.to_string())
             .collect();
+        if !job.request.types.is_empty() && data_types.is_empty() {
+            // No data type holds the types asked for: nothing to read (an empty list would
+            // mean every type).
+            return files.finish();
+        }
         let total = job.request.records.len();
         let mut resources: u64 = 0;
         for (i, record) in job.request.records.iter().enumerate() {
