@@ -805,7 +805,7 @@ fn the_worker_thread_runs_what_a_kick_off_queues() {
     let ctx = fx.person_app();
     let job = fx.start(&ctx, KickOffLevel::AllPatients, &[]).unwrap();
     let mut status = JobStatus::Queued;
-    for _ in 0..500 {
+    for _ in 0..3000 {
         status = fx.status(&ctx, &job).status;
         if status == JobStatus::Completed {
             break;
