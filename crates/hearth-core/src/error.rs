@@ -90,6 +90,27 @@ pub enum ErrorCategory {
     Internal,
 }
 
+impl ErrorCategory {
+    /// The OperationOutcome issue type (https://hl7.org/fhir/R4/valueset-issue-type.html) of an
+    /// error of this category.
+    pub fn issue_code(self) -> &'static str {
+        match self {
+            ErrorCategory::Invalid => "invalid",
+            ErrorCategory::Unprocessable => "business-rule",
+            ErrorCategory::Unauthenticated => "login",
+            ErrorCategory::Forbidden => "forbidden",
+            ErrorCategory::NotFound => "not-found",
+            ErrorCategory::Conflict | ErrorCategory::PreconditionFailed => "conflict",
+            ErrorCategory::NotAllowed => "not-supported",
+            ErrorCategory::Gone => "deleted",
+            ErrorCategory::TooLarge => "too-costly",
+            ErrorCategory::Throttled => "throttled",
+            ErrorCategory::Unavailable => "transient",
+            ErrorCategory::Internal => "exception",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("invalid: {}", .0.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "))]
@@ -98,6 +119,9 @@ pub enum ServiceError {
     Unauthenticated(String),
     #[error("too many attempts; try again in {retry_after_secs} seconds")]
     Throttled { retry_after_secs: i64 },
+    /// Refused for now because of the caller's own load (e.g. too many export jobs at once).
+    #[error("{message}")]
+    Busy { message: String, retry_after_secs: i64 },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -132,7 +156,7 @@ impl ServiceError {
             }
             ServiceError::Invalid(_) => ErrorCategory::Invalid,
             ServiceError::Unauthenticated(_) => ErrorCategory::Unauthenticated,
-            ServiceError::Throttled { .. } => ErrorCategory::Throttled,
+            ServiceError::Throttled { .. } | ServiceError::Busy { .. } => ErrorCategory::Throttled,
             ServiceError::Forbidden(_) => ErrorCategory::Forbidden,
             ServiceError::NotFound(_) => ErrorCategory::NotFound,
             ServiceError::Conflict(_) => ErrorCategory::Conflict,
@@ -144,6 +168,16 @@ impl ServiceError {
             ServiceError::TooLarge(_) => ErrorCategory::TooLarge,
             ServiceError::Unavailable(_) => ErrorCategory::Unavailable,
             ServiceError::Internal(_) => ErrorCategory::Internal,
+        }
+    }
+
+    /// How long to wait before trying again, for throttled and busy refusals.
+    pub fn retry_after_secs(&self) -> Option<i64> {
+        match self {
+            ServiceError::Throttled { retry_after_secs } | ServiceError::Busy { retry_after_secs, .. } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
         }
     }
 

@@ -14,6 +14,7 @@
 //! - [`context`]: [`Context`], who is acting.
 //! - [`auth`]: sign-in, sessions, apps, consent, OAuth tokens.
 //! - [`authz`]: the authorisation decision.
+//! - [`bulk`]: FHIR Bulk Data export: kick-off, status, files, and the worker that runs jobs.
 //! - [`prepare`]: from a FHIR resource to the content of an item (validate, classify, references).
 //! - [`items`]: atomic batches of creates, updates, deletes and restores.
 //! - [`reads`]: reads, history, queries, the change feed, the audit trail, purge, export.
@@ -26,6 +27,7 @@
 pub mod audit_log;
 pub mod auth;
 pub mod authz;
+pub mod bulk;
 pub mod context;
 pub mod error;
 pub mod fhir;

@@ -116,7 +116,18 @@ impl Services {
         record: RecordId,
         query: &hearth_domain::ItemQuery,
     ) -> ServiceResult<hearth_domain::Page> {
-        self.audited(ctx, Some(record), AuditAction::Query, || {
+        self.query_as(ctx, record, query, AuditAction::Query)
+    }
+
+    /// [`Services::query`], audited as `action` (bulk export pages are audited as such).
+    pub(crate) fn query_as(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        query: &hearth_domain::ItemQuery,
+        action: AuditAction,
+    ) -> ServiceResult<hearth_domain::Page> {
+        self.audited(ctx, Some(record), action, || {
             let decision = authorize(&*self.store, ctx, record, Operation::Read)?;
             let mut q = query.clone();
             q.include_personal = q.include_personal && ctx.sees_personal();
@@ -139,13 +150,7 @@ impl Services {
                 self.note_app_use(&decision, hearth_store::GrantUse::Read);
             }
             let page = self.store.scan(record, &q)?;
-            self.log_returned(
-                ctx,
-                record,
-                AuditAction::Query,
-                &page.items,
-                Some(q.data_types.clone()),
-            )?;
+            self.log_returned(ctx, record, action, &page.items, Some(q.data_types.clone()))?;
             Ok(page)
         })
     }

@@ -1,5 +1,6 @@
-//! [`Services`]: the handle every adapter holds. It carries the store, the blob store and the
-//! clock, all passed in (nothing global), so tests can run several configurations side by side.
+//! [`Services`]: the handle every adapter holds. It carries the store, the blob store, the clock
+//! and the settings, all passed in (nothing global), so tests can run several configurations
+//! side by side.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use hearth_store::{BlobStore, Store};
 
 use crate::audit_log::AuditLog;
 use crate::auth::{AuthRuntime, AuthSettings, Mailer, NoMailer, Throttle};
+use crate::bulk::{BulkRuntime, BulkSettings};
 use crate::{Context, ServiceError};
 
 #[derive(Clone)]
@@ -19,6 +21,10 @@ pub struct Services {
     pub(crate) auth: AuthRuntime,
     pub(crate) audit_log: AuditLog,
     pub(crate) files: crate::files::FileSettings,
+    pub(crate) bulk: Arc<BulkRuntime>,
+    /// Where bulk export files go: apart from the items' blobs, so deleting an expired export
+    /// can never touch a person's file that happens to have the same bytes.
+    pub(crate) export_blobs: Option<Arc<dyn BlobStore>>,
 }
 
 impl Services {
@@ -38,6 +44,8 @@ impl Services {
             clock,
             auth,
             files: Default::default(),
+            bulk: Arc::new(BulkRuntime::new(BulkSettings::default())),
+            export_blobs: None,
         }
     }
 
@@ -46,6 +54,28 @@ impl Services {
         self.auth.settings = settings;
         self.auth.mailer = mailer;
         self
+    }
+
+    /// The same services with these bulk export settings.
+    pub fn with_bulk(mut self, settings: BulkSettings) -> Self {
+        self.bulk = Arc::new(BulkRuntime::new(settings));
+        self
+    }
+
+    /// The same services keeping bulk export files in `blobs` (by default they share the items'
+    /// blob store).
+    pub fn with_export_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.export_blobs = Some(blobs);
+        self
+    }
+
+    /// The blob store bulk export files live in.
+    pub(crate) fn export_blobs(&self) -> &dyn BlobStore {
+        self.export_blobs.as_deref().unwrap_or(&*self.blobs)
+    }
+
+    pub fn bulk_settings(&self) -> &BulkSettings {
+        &self.bulk.settings
     }
 
     pub fn auth_settings(&self) -> &AuthSettings {

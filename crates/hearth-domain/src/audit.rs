@@ -70,6 +70,8 @@ audit_actions! {
     TokenRefreshed => "token-refreshed",
     TokenRevoked => "token-revoked",
     DeleteRecord => "delete-record",
+    BulkExport => "bulk-export",
+    BulkDownload => "bulk-download",
 }
 
 impl AuditAction {
@@ -81,6 +83,8 @@ impl AuditAction {
                 | AuditAction::Query
                 | AuditAction::History
                 | AuditAction::Export
+                | AuditAction::BulkExport
+                | AuditAction::BulkDownload
                 | AuditAction::ReadAudit
                 | AuditAction::SignIn
                 | AuditAction::SignInFailed

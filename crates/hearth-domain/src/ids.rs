@@ -63,6 +63,10 @@ uuid_id!(
     /// One item in a record; stable across versions. Also the FHIR logical id of its resource.
     ItemId
 );
+uuid_id!(
+    /// One bulk export job (FHIR Bulk Data Access `$export`).
+    JobId
+);
 
 /// A registered application (its OAuth client id).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

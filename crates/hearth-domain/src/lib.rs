@@ -13,11 +13,13 @@
 //! - [`item`]: the envelope, writes, reads, history.
 //! - [`query`]: filters, ordering and cursors over a record's items.
 //! - [`audit`]: audit entries and the per-record change feed.
+//! - [`bulk`]: bulk export jobs (FHIR Bulk Data Access `$export`): who asked, what, and the files.
 //! - [`datatypes`]: the named data-type registry, classifier, effective dates, units.
 
 pub mod account;
 pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod datatypes;
 pub mod ids;
 pub mod item;
@@ -27,7 +29,7 @@ pub mod time;
 
 pub use account::{Account, NewAccount};
 pub use audit::{AuditAction, AuditEntry, AuditOutcome, Change, ChangeKind};
-pub use ids::{AccountId, AppId, ItemId, RecordId};
+pub use ids::{AccountId, AppId, ItemId, JobId, RecordId};
 pub use item::{
     Actor, BlobRef, Item, ItemContent, ItemFlags, ItemLink, ItemMeta, ItemState, Stamp, VersionPosition,
     WriteOp,

@@ -10,6 +10,7 @@ use crate::db::{Db, PgConn, col};
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_auth.sql")),
+    (3, include_str!("../migrations/0003_bulk.sql")),
 ];
 
 /// Advisory lock key for migrations ("hearth" in ASCII).

@@ -17,6 +17,7 @@
 //! - `auth`: [`hearth_store::AuthStore`] (sign-in and consent) and its helpers; `auth_signin`:
 //!   credentials, sessions, emailed tokens; `auth_apps`: apps, grants, subjects; `auth_tokens`:
 //!   OAuth tokens and signing keys.
+//! - `jobs`: [`hearth_store::JobStore`], bulk export jobs and the files they list.
 
 mod audit;
 mod auth;
@@ -25,6 +26,7 @@ mod auth_signin;
 mod auth_tokens;
 mod fetch;
 mod interns;
+mod jobs;
 mod people;
 mod read;
 mod records;

@@ -11,6 +11,7 @@ use crate::db_err;
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_auth.sql")),
+    (3, include_str!("../migrations/0003_bulk.sql")),
 ];
 
 pub fn migrate(conn: &Connection) -> StoreResult<()> {

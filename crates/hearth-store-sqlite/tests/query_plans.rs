@@ -1,5 +1,6 @@
 //! Every query shape searches an index: no plan step scans a table or a whole index. Item
-//! queries, and the sign-in, consent and record-deletion statements.
+//! queries, the sign-in, consent and record-deletion statements, and the bulk export job
+//! statements.
 
 use hearth_domain::{
     Access, AccessLevel, Account, AccountId, Actor, AppId, AuditAction, AuditEntry, AuditOutcome, Cursor,
@@ -206,5 +207,40 @@ fn auth_and_record_deletion_statements_search_indexes() {
     assert_eq!(
         plan_of("tokens of a family"),
         vec!["SEARCH oauth_tokens USING INDEX oauth_tokens_family (family=?)"]
+    );
+}
+
+#[test]
+fn bulk_job_statements_search_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("h.db")).unwrap();
+    let plans = store.explain_job_queries().unwrap();
+    assert_eq!(plans.len(), 6);
+    for (name, plan) in &plans {
+        assert!(!plan.is_empty(), "{name}: no plan");
+        for step in plan {
+            assert!(!step.contains("SCAN"), "{name}: plan scans: {plan:?}");
+        }
+        assert!(plan.iter().any(|s| s.starts_with("SEARCH")), "{name}: {plan:?}");
+    }
+    let plan_of = |name: &str| {
+        plans
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| panic!("no plan named {name}"))
+    };
+    assert!(
+        plan_of("the next queued job")
+            .iter()
+            .any(|s| s.contains("bulk_jobs_requester")),
+        "the one-running-per-requester check uses the requester index"
+    );
+    assert!(
+        plan_of("expired jobs")
+            .iter()
+            .any(|s| s.contains("bulk_jobs_expiry")),
+        "{:?}",
+        plan_of("expired jobs")
     );
 }

@@ -13,6 +13,7 @@
 //! ## Layout
 //! - [`contract`]: the [`Store`] trait and its argument and result types.
 //! - [`auth_contract`]: [`AuthStore`], the sign-in and consent half of the contract.
+//! - [`jobs_contract`]: [`JobStore`], bulk export jobs and the files they list.
 //! - [`error`] — [`StoreError`].
 //! - [`blob`]: the blob-store trait and the local-directory implementation.
 //! - [`conformance`]: the test suite every backend runs (`hearth_store::conformance::run_all`).
@@ -23,8 +24,10 @@ pub mod codec;
 pub mod conformance;
 pub mod contract;
 pub mod error;
+pub mod jobs_contract;
 
 pub use auth_contract::{AuthStore, GrantUse};
 pub use blob::{BlobStore, LocalBlobStore};
 pub use contract::{BatchResult, ExportSink, Store, WriteBatch};
 pub use error::{StoreError, StoreResult};
+pub use jobs_contract::{ClaimedJob, DropBlob, JobStore};

@@ -21,6 +21,7 @@ struct FileConfig {
     smtp_url: Option<String>,
     mail_from: Option<String>,
     max_upload: Option<SizeText>,
+    bulk_expiry_secs: Option<i64>,
 }
 
 /// A size in `hearth.toml`: a number of bytes, or text such as `"200MiB"`.
@@ -62,9 +63,13 @@ pub struct Config {
     pub mail_from: String,
     /// The largest file the FHIR API accepts, in bytes (`Binary`, attachments).
     pub max_upload_bytes: u64,
+    /// How long bulk export files (and the job's status) are kept after the export finishes.
+    pub bulk_expiry_secs: i64,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Bulk export files are kept a day by default.
+pub const DEFAULT_BULK_EXPIRY_SECS: i64 = 24 * 60 * 60;
 
 impl Config {
     /// Loads the layers. `env` is passed in (normally `std::env::vars()`), so tests need not
@@ -155,6 +160,16 @@ impl Config {
         if max_upload_bytes == 0 {
             bail!("the maximum upload size must be at least 1 byte");
         }
+        let bulk_expiry_secs = match get("HEARTH_BULK_EXPIRY_SECS") {
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .with_context(|| format!("HEARTH_BULK_EXPIRY_SECS {v:?} is not a number of seconds"))?,
+            None => file.bulk_expiry_secs.unwrap_or(DEFAULT_BULK_EXPIRY_SECS),
+        };
+        if bulk_expiry_secs <= 0 {
+            bail!("the bulk export expiry must be a positive number of seconds (got {bulk_expiry_secs})");
+        }
         Ok(Config {
             data_dir,
             database_url,
@@ -164,6 +179,7 @@ impl Config {
             smtp_url,
             mail_from,
             max_upload_bytes,
+            bulk_expiry_secs,
         })
     }
 }
@@ -199,6 +215,7 @@ const KNOWN_ENV: &[&str] = &[
     "HEARTH_SMTP_URL",
     "HEARTH_MAIL_FROM",
     "HEARTH_MAX_UPLOAD",
+    "HEARTH_BULK_EXPIRY_SECS",
 ];
 
 fn read_file(p: &Path) -> anyhow::Result<FileConfig> {
@@ -291,6 +308,22 @@ mod tests {
                 Config::load(&over, env(&[("HEARTH_MAX_UPLOAD", bad)])).is_err(),
                 "{bad:?}"
             );
+        }
+        assert_eq!(c.bulk_expiry_secs, DEFAULT_BULK_EXPIRY_SECS);
+        std::fs::write(&file, "bulk_expiry_secs = 3600\n").unwrap();
+        let from_file = Overrides {
+            config: Some(file.clone()),
+            ..Default::default()
+        };
+        assert_eq!(Config::load(&from_file, env(&[])).unwrap().bulk_expiry_secs, 3600);
+        assert_eq!(
+            Config::load(&from_file, env(&[("HEARTH_BULK_EXPIRY_SECS", "60")]))
+                .unwrap()
+                .bulk_expiry_secs,
+            60
+        );
+        for bad in ["0", "-5", "a day"] {
+            assert!(Config::load(&from_file, env(&[("HEARTH_BULK_EXPIRY_SECS", bad)])).is_err());
         }
         std::fs::write(&file, "bogus = 1\n").unwrap();
         assert!(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use hearth_core::Services;
 use hearth_core::auth::{AuthSettings, Mailer, OutboxMailer};
+use hearth_core::bulk::BulkSettings;
 use hearth_domain::SystemClock;
 use hearth_store::{LocalBlobStore, Store};
 
@@ -50,8 +51,9 @@ pub fn open_services(config: &Config) -> anyhow::Result<Services> {
     Ok(Services::new(store, Arc::new(blobs), Arc::new(SystemClock)))
 }
 
-/// The services with sign-in settings and a mailer: an SMTP relay when configured, else the
-/// outbox directory under the data directory.
+/// The services with sign-in settings and a mailer (an SMTP relay when configured, else the
+/// outbox directory under the data directory), and bulk export settings (files kept
+/// `bulk_expiry_secs`, written first under `<data dir>/bulk-tmp`).
 pub fn open_serving_services(config: &Config) -> anyhow::Result<Services> {
     let svc = open_services(config)?;
     let mailer: Arc<dyn Mailer> = match &config.smtp_url {
@@ -69,9 +71,18 @@ pub fn open_serving_services(config: &Config) -> anyhow::Result<Services> {
         public_url: config.public_url.clone(),
         ..AuthSettings::default()
     };
+    let bulk = BulkSettings {
+        expiry_secs: config.bulk_expiry_secs,
+        temp_dir: Some(config.data_dir.join("bulk-tmp")),
+        ..BulkSettings::default()
+    };
     Ok(svc
         .with_auth(settings, mailer)
         .with_files(hearth_core::files::FileSettings {
             max_upload_bytes: config.max_upload_bytes,
-        }))
+        })
+        .with_bulk(bulk)
+        .with_export_blobs(Arc::new(hearth_store::LocalBlobStore::open_dir(
+            config.data_dir.join("exports"),
+        )?)))
 }

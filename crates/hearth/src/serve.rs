@@ -1,9 +1,10 @@
 //! `hearth serve`: opens the configured store (creating the data directory and applying
-//! migrations), then serves HTTP until Ctrl-C or SIGTERM.
+//! migrations), starts the bulk export worker, then serves HTTP until Ctrl-C or SIGTERM.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use hearth_core::bulk::BulkWorker;
 use hearth_http::{AppState, serve};
 
 use crate::config::Config;
@@ -11,6 +12,8 @@ use crate::open::open_serving_services;
 
 pub fn run(config: Config) -> anyhow::Result<()> {
     let services = Arc::new(open_serving_services(&config)?);
+    // Runs queued exports (and those a crashed server left running) until the server stops.
+    let worker = BulkWorker::start((*services).clone()).context("cannot start the bulk export worker")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,6 +41,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .context("server failed")
     });
     drop(runtime);
+    worker.stop();
     drop(services);
     result
 }

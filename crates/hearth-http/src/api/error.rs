@@ -47,18 +47,7 @@ pub fn outcome(e: &ServiceError) -> Value {
             })
             .collect(),
         other => {
-            let code = match other.category() {
-                ErrorCategory::Unauthenticated => "login",
-                ErrorCategory::Forbidden => "forbidden",
-                ErrorCategory::NotFound => "not-found",
-                ErrorCategory::Conflict | ErrorCategory::PreconditionFailed => "conflict",
-                ErrorCategory::NotAllowed => "not-supported",
-                ErrorCategory::Gone => "deleted",
-                ErrorCategory::TooLarge => "too-costly",
-                ErrorCategory::Throttled => "throttled",
-                ErrorCategory::Unavailable => "transient",
-                _ => "exception",
-            };
+            let code = other.category().issue_code();
             vec![issue(code, other.public_message(), "")]
         }
     };
@@ -89,8 +78,8 @@ pub fn fhir_error(e: ServiceError) -> Response {
             HeaderValue::from_static("Bearer realm=\"hearth\", error=\"invalid_token\""),
         );
     }
-    if let ServiceError::Throttled { retry_after_secs } = e
-        && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+    if let Some(secs) = e.retry_after_secs()
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
     {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }

@@ -1,9 +1,10 @@
 //! What apps and operators call: OAuth 2.1 / SMART App Launch 2.0 endpoints and discovery, the
-//! admin API, and the FHIR endpoints (files: `Binary` and attachments, in [`files`]). Errors are JSON (OAuth) or OperationOutcomes (FHIR), built
-//! in [`error`].
+//! admin API, the FHIR endpoints (files: `Binary` and attachments, in [`files`]), and FHIR Bulk
+//! Data export ([`bulk`]). Errors are JSON (OAuth) or OperationOutcomes (FHIR), built in [`error`].
 
 pub mod admin;
 pub mod bearer;
+pub mod bulk;
 pub mod error;
 pub mod fhir;
 pub mod files;
@@ -19,4 +20,5 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(fhir::routes())
         .merge(files::routes())
+        .merge(bulk::routes())
 }

@@ -10,7 +10,9 @@
 //! deleting a record; locating an item's record by the item's id. For sign-in and
 //! consent ([`crate::AuthStore`]): credentials, sessions, emailed tokens, signing keys, the
 //! account-level audit trail, apps, grants, pseudonymous subjects, OAuth tokens and revocation,
-//! and single-use values spent by concurrent callers.
+//! and single-use values spent by concurrent callers. For bulk export jobs
+//! ([`crate::JobStore`]): the queue and its limit, leases, files shared by two jobs, cancelling,
+//! expiry, and concurrent kick-offs and claims.
 
 use std::any::Any;
 
@@ -42,7 +44,8 @@ macro_rules! conformance_tests {
             signing_keys_newest_first, account_audit_is_account_level, single_use_values_race,
             apps_register_and_update, grants_round_trip, app_subjects_are_pairwise,
             oauth_tokens_lifecycle, rename_and_delete_record, unaudited_reads_and_batched_audit,
-            items_are_located_by_id);
+            items_are_located_by_id, export_jobs_queue_in_order_within_the_limit,
+            export_job_leases_run_out, export_job_files_cancel_and_expire, export_jobs_race);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -222,6 +225,7 @@ mod auth;
 mod auth_apps;
 mod auth_tokens;
 mod fetch;
+mod jobs;
 mod reads;
 mod records;
 mod writes;
@@ -229,6 +233,7 @@ pub use auth::*;
 pub use auth_apps::*;
 pub use auth_tokens::*;
 pub use fetch::*;
+pub use jobs::*;
 pub use reads::*;
 pub use records::*;
 pub use writes::*;

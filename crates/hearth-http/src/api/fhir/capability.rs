@@ -77,10 +77,10 @@ fn build(state: &AppState) -> Value {
                 r["searchParam"] = json!(params);
             }
             if t == "Patient" {
-                r["operation"] = json!([{
-                    "name": "everything",
-                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"
-                }]);
+                r["operation"] = json!([
+                    {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+                    {"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}
+                ]);
             }
             r
         })
@@ -91,6 +91,7 @@ fn build(state: &AppState) -> Value {
         "date": "2026-11-23",
         "publisher": "Hearth",
         "kind": "instance",
+        "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
         "software": {"name": "Hearth", "version": env!("CARGO_PKG_VERSION")},
         "implementation": {"description": "Hearth personal health record", "url": s.fhir_base()},
         "fhirVersion": "4.0.1",
@@ -118,6 +119,11 @@ fn build(state: &AppState) -> Value {
             },
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
+            "operation": [{
+                "name": "export",
+                "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+                "documentation": "Bulk Data export for backend services (Patient/$export and Patient/[id]/$export for any token); _outputFormat, _since and _type are supported, _typeFilter is not."
+            }],
             "searchParam": [
                 {"name": "_count", "type": "number"},
                 {"name": "_sort", "type": "string"},
