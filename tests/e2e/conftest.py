@@ -242,6 +242,79 @@ class Fhir:
         return [e["resource"] for e in self.entries(path, params, mode)]
 
 
+class Num:
+    """A JSON number kept as the text it was written as, so decimals compare with their precision
+    (`1.50` is not `1.5`; https://hl7.org/fhir/R4/datatypes.html#decimal). Only the spelling of an
+    exponent is normalised (`1E-22` and `1e-22`, `3e2` and `3e+2` are the same text)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text):
+        self.text = text
+
+    def key(self):
+        return self.text.lower().replace("e+", "e")
+
+    def __eq__(self, other):
+        return isinstance(other, Num) and self.key() == other.key()
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def __repr__(self):
+        return self.text
+
+
+def loads_exact(text):
+    """JSON with every number (integers too) kept as its text."""
+    return json.loads(text, parse_float=Num, parse_int=Num)
+
+
+def dumps_exact(value):
+    """The inverse of loads_exact: numbers written back exactly as they were read."""
+    if isinstance(value, Num):
+        return value.text
+    if isinstance(value, dict):
+        return "{" + ",".join(json.dumps(k) + ":" + dumps_exact(v) for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(dumps_exact(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def json_diff(a, b, path="", out=None):
+    """Where two JSON values differ: [(path, a's value, b's value)]."""
+    out = [] if out is None else out
+    if type(a) is not type(b):
+        out.append((path, a, b))
+    elif isinstance(a, dict):
+        for k in sorted(set(a) | set(b)):
+            if k not in a or k not in b:
+                out.append((f"{path}.{k}", a.get(k, "<absent>"), b.get(k, "<absent>")))
+            else:
+                json_diff(a[k], b[k], f"{path}.{k}", out)
+    elif isinstance(a, list):
+        if len(a) != len(b):
+            out.append((f"{path}.length", len(a), len(b)))
+        for i, (x, y) in enumerate(zip(a, b)):
+            json_diff(x, y, f"{path}[{i}]", out)
+    elif a != b:
+        out.append((path, a, b))
+    return out
+
+
+def without_server_fields(resource):
+    """A resource less what the server assigns: `id`, `meta.versionId` and `meta.lastUpdated`
+    (`meta.tag`, `meta.profile` and the rest of meta stay)."""
+    r = dict(resource)
+    r.pop("id", None)
+    meta = dict(r.pop("meta", None) or {})
+    meta.pop("versionId", None)
+    meta.pop("lastUpdated", None)
+    if meta:
+        r["meta"] = meta
+    return r
+
+
 def operator_token(h, *, account=None, record=None, scope="user/*.cruds"):
     args = ["admin", "issue-token", "--scope", scope]
     args += ["--account", account] if account else ["--record", record]
@@ -279,28 +352,41 @@ class Validator:
         return [f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in errors]
 
     def check(self, resource, where=""):
-        """Validates one resource (and, for a Bundle, its envelope and each entry's resource)."""
+        """Validates one resource (and, for a Bundle, its envelope and each entry's resource and
+        outcome). Returns the failures found now: [(where, "Type/id", [problems])]."""
+        found = []
         if resource.get("resourceType") == "Bundle":
             envelope = dict(resource)
             envelope["entry"] = []
             for e in resource.get("entry", []):
                 envelope["entry"].append({k: v for k, v in e.items() if k != "resource"})
                 if "resource" in e:
-                    self.check(e["resource"], where)
+                    found += self.check(e["resource"], where)
                 if "outcome" in e.get("response", {}):
-                    self.check(e["response"]["outcome"], where)
+                    found += self.check(e["response"]["outcome"], where)
             if not envelope["entry"]:
                 del envelope["entry"]
-            FHIR_STATS["Bundles validated"] += 1
+            FHIR_STATS["Bundles validated (envelopes)"] += 1
             resource = envelope
+        else:
+            FHIR_STATS["served resources checked (repeats included)"] += 1
         key = hashlib.sha1(json.dumps(resource, sort_keys=True).encode()).digest()
         if key in self.seen:
-            return
+            return found
         self.seen.add(key)
-        FHIR_STATS["distinct resources validated"] += 1
-        found = self.problems(resource)
-        if found:
-            self.failures.append((where, f"{resource.get('resourceType')}/{resource.get('id')}", found))
+        if resource.get("resourceType") != "Bundle":
+            FHIR_STATS["distinct served resources validated"] += 1
+        problems = self.problems(resource)
+        if problems:
+            f = (where, f"{resource.get('resourceType')}/{resource.get('id')}", problems)
+            self.failures.append(f)
+            found.append(f)
+        return found
+
+    def assert_valid(self, resource, where=""):
+        found = self.check(resource, where)
+        assert not found, f"fhir.resources 6.4.0 (R4) rejects what the server returned: {found[:5]}"
+        return resource
 
 
 VALIDATOR = Validator()
@@ -352,6 +438,7 @@ class Synthea:
         self.patients = []
         self.directory = None  # the practitioner directory bundle (no Patient)
         self.load_seconds = None
+        self._served = None
 
     def load(self):
         h = self.h
@@ -396,16 +483,30 @@ class Synthea:
         """The patients whose transaction went through (the load test checks that all did)."""
         return [p for p in self.patients if p.patient_id]
 
-    def everything(self, p, count=200):
-        """Every resource of a patient's record, from `$everything` followed page by page."""
+    def everything_pages(self, p, count=100):
+        """`Patient/[id]/$everything` followed page by page (fetched once; the Bundles kept)."""
         if p._everything is None:
-            p._everything = self.api.resources(f"Patient/{p.patient_id}/$everything",
-                                               {"_count": count}, mode=None)
+            p._everything = list(self.api.bundles(f"Patient/{p.patient_id}/$everything", {"_count": count}))
         return p._everything
 
-    def directory_patient(self):
-        """The Patient of the directory record (every record has one)."""
-        return self.api.resources("Patient", {"_count": 1000, "name": "Practitioner directory"})
+    def everything(self, p):
+        """Every resource of a patient's record, as `$everything` served it."""
+        return [e["resource"] for b in self.everything_pages(p) for e in b.get("entry", [])]
+
+    def served(self):
+        """Every resource the account reaches, by id: each record's `$everything` (the directory's
+        too), fetched once. The base of the independent search computation."""
+        if self._served is None:
+            out = {}
+            for p in self.loaded():
+                for r in self.everything(p):
+                    out[r["id"]] = r
+            directory = Fhir(self.h.base, operator_token(self.h, record=self.directory_record, scope="patient/*.rs"))
+            [me] = directory.resources("Patient")
+            for r in directory.resources(f"Patient/{me['id']}/$everything", {"_count": 1000}, mode=None):
+                out[r["id"]] = r
+            self._served = out
+        return self._served
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,20 @@ impl std::fmt::Display for ValidationIssue {
 }
 
 /// `prefix.path`, or whichever of the two is not empty.
+///
+/// Under a Bundle entry's `resource`, a path that starts with the resource's type (as the
+/// validator writes it: `Observation.status`) continues from the resource itself
+/// (`Bundle.entry[1].resource.status`), so the whole is a valid FHIRPath.
 pub(crate) fn join_path(prefix: &str, path: &str) -> String {
+    let path = match path.split_once('.') {
+        Some((head, rest))
+            if prefix.ends_with(".resource") && head.starts_with(|c: char| c.is_ascii_uppercase()) =>
+        {
+            rest
+        }
+        None if prefix.ends_with(".resource") && path.starts_with(|c: char| c.is_ascii_uppercase()) => "",
+        _ => path,
+    };
     match (prefix.is_empty(), path.is_empty()) {
         (true, _) => path.to_string(),
         (false, true) => prefix.to_string(),

@@ -148,7 +148,6 @@ impl Services {
                 account,
                 &self.audit_entry(ctx, Some(record), AuditAction::RevokeAccess),
             )?;
-            self.tokens_changed();
             Ok(())
         })
     }
@@ -310,7 +309,6 @@ impl Services {
             }
             let entry = self.audit_entry(ctx, None, AuditAction::DeleteRecord);
             self.store.delete_record(record, &entry)?;
-            self.tokens_changed();
             Ok(())
         })
     }

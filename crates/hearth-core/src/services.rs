@@ -35,7 +35,6 @@ impl Services {
             mailer: Arc::new(NoMailer),
             throttle: Throttle::new(clock.clone()),
             keys: Default::default(),
-            bearers: Default::default(),
         };
         Services {
             audit_log: AuditLog::start(store.clone()),
@@ -92,12 +91,6 @@ impl Services {
 
     pub fn blobs(&self) -> &dyn BlobStore {
         &*self.blobs
-    }
-
-    /// Something that decides whether tokens work changed (a revocation, a grant, an access, an
-    /// app turned off): resolved tokens are looked up afresh.
-    pub(crate) fn tokens_changed(&self) {
-        self.auth.bearers.invalidate();
     }
 
     pub fn now(&self) -> Timestamp {

@@ -35,7 +35,7 @@ pub const IMPORT_TOOL: &str = "hearth-import";
 pub struct ImportError {
     /// The file (or generated source).
     pub source_name: String,
-    /// Entry and path inside it, e.g. `Bundle.entry[3].resource.Observation.status`.
+    /// Entry and path inside it, e.g. `Bundle.entry[3].resource.status`.
     pub location: String,
     pub message: String,
 }

@@ -174,7 +174,6 @@ impl Services {
             app.updated_at = self.now();
             self.store
                 .update_app(&app, &self.app_audit(ctx, AuditAction::UpdateApp))?;
-            self.tokens_changed();
             Ok(app)
         })
     }

@@ -195,7 +195,6 @@ impl Services {
         audit.app = Some(app.clone());
         audit.data_types = grant_types(&grant);
         self.store.put_grant(&grant, &audit)?;
-        self.tokens_changed();
         Ok(grant)
     }
 
@@ -254,7 +253,6 @@ impl Services {
         audit.app = Some(app.clone());
         audit.account = ctx.actor().account.or(Some(granted_by));
         self.store.put_grant(&grant, &audit)?;
-        self.tokens_changed();
         Ok(())
     }
 
@@ -279,7 +277,6 @@ impl Services {
         }
         let audit = self.audit_entry(ctx, a.record, AuditAction::TokenRevoked);
         self.store.revoke_family(token_family, self.now(), Some(&audit))?;
-        self.tokens_changed();
         Ok(n)
     }
 

@@ -80,5 +80,4 @@ pub struct AuthRuntime {
     pub mailer: Arc<dyn Mailer>,
     pub throttle: Throttle,
     pub(crate) keys: Arc<keys::KeyCache>,
-    pub(crate) bearers: Arc<oauth::bearer_cache::BearerCache>,
 }

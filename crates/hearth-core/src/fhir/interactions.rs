@@ -408,20 +408,14 @@ impl Services {
                 current.version
             )));
         }
-        let mut requests = Vec::new();
-        if current.state == ItemState::Deleted {
-            requests.push(ItemRequest::Restore {
-                id: item,
-                expected_version: Some(current.version),
-            });
-        }
-        let envelope = kept_envelope(&current);
-        requests.push(ItemRequest::Update {
+        // An update of a deleted resource is one new, active version (the store's update makes
+        // the item active again).
+        let requests = vec![ItemRequest::Update {
             id: item,
-            expected_version: Some(current.version + requests.len() as u32),
+            expected_version: Some(current.version),
             resource,
-            envelope,
-        });
+            envelope: kept_envelope(&current),
+        }];
         let outcome = self
             .write(ctx, record, requests)?
             .pop()

@@ -10,7 +10,8 @@
 //! Paging. Without `_sort`, or sorted by `_lastUpdated`, pages are keyset pages: a page link
 //! carries the position (record, sort key, item) of the last resource shown, so resources
 //! written while a client pages never shift or repeat a page, and `previous` walks back the same
-//! way. Other sorts order every match in memory and page by offset.
+//! way. Other sorts order every match in memory; their page links name the item to resume after
+//! (or before), so they stay correct too.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -99,13 +100,14 @@ fn search_error(errors: Vec<sp::SearchError>) -> ServiceError {
     )
 }
 
-/// Where a page starts: `n` (after a position, forward) or `p` (before it, backward), or an
-/// offset into an in-memory order.
+/// Where a page starts: `n` (after a position, forward) or `p` (before it, backward) in the
+/// store's order; `s` (after) or `b` (before) an anchor item in an in-memory sort order.
 #[derive(Clone, Copy, Debug)]
 enum PageToken {
     After(usize, Cursor),
     Before(usize, Cursor),
-    Offset(usize),
+    SortedAfter(ItemId),
+    SortedBefore(ItemId),
 }
 
 impl PageToken {
@@ -113,13 +115,16 @@ impl PageToken {
         match self {
             PageToken::After(r, c) => format!("n.{r}.{}", c.encode()),
             PageToken::Before(r, c) => format!("p.{r}.{}", c.encode()),
-            PageToken::Offset(o) => format!("o.{o}"),
+            PageToken::SortedAfter(id) => format!("s.{id}"),
+            PageToken::SortedBefore(id) => format!("b.{id}"),
         }
     }
     fn decode(s: &str) -> Option<Self> {
         let (kind, rest) = s.split_once('.')?;
-        if kind == "o" {
-            return rest.parse().ok().map(PageToken::Offset);
+        match kind {
+            "s" => return rest.parse().ok().map(PageToken::SortedAfter),
+            "b" => return rest.parse().ok().map(PageToken::SortedBefore),
+            _ => {}
         }
         let (r, c) = rest.split_once('.')?;
         let r: usize = r.parse().ok()?;
@@ -253,27 +258,12 @@ impl Services {
                 (found, next, previous, None)
             }
             _ => {
-                let mut all = self.scan_all(&scopes, &criteria, hint.as_deref(), ctx)?;
+                let all = self.scan_all(&scopes, &criteria, hint.as_deref(), ctx)?;
                 let total = all.len();
                 if count_only {
                     (vec![], None, None, Some(total))
                 } else {
-                    sort_in_memory(&mut all, &criteria);
-                    let offset = match token {
-                        Some(PageToken::Offset(o)) => o,
-                        None => 0,
-                        Some(_) => {
-                            return Err(ServiceError::invalid(
-                                "value",
-                                "_page",
-                                "this page link is not valid",
-                            ));
-                        }
-                    };
-                    let next = (offset + count < total).then(|| PageToken::Offset(offset + count).encode());
-                    let previous =
-                        (offset > 0).then(|| PageToken::Offset(offset.saturating_sub(count)).encode());
-                    let page: Vec<Found> = all.into_iter().skip(offset).take(count).collect();
+                    let (page, next, previous) = self.sorted_page(all, &criteria, count, token)?;
                     (page, next, previous, Some(total))
                 }
             }
@@ -448,7 +438,7 @@ impl Services {
         let (mut scope_i, mut after) = match token {
             None => (0, None),
             Some(PageToken::After(r, c)) | Some(PageToken::Before(r, c)) => (r, Some(c)),
-            Some(PageToken::Offset(_)) => {
+            Some(PageToken::SortedAfter(_) | PageToken::SortedBefore(_)) => {
                 return Err(ServiceError::invalid(
                     "value",
                     "_page",
@@ -685,56 +675,111 @@ fn shape(resource: &mut Value, criteria: &Criteria) {
     }
 }
 
-fn sort_in_memory(all: &mut [Found], criteria: &Criteria) {
-    if criteria.sort.is_empty() {
-        return;
-    }
-    let keys: Vec<Vec<(Option<sp::SortValue>, bool)>> = all
+/// The `_sort` keys of a resource, with each key's direction.
+type SortKeys = Vec<(Option<sp::SortValue>, bool)>;
+
+fn sort_keys(resource: &Value, criteria: &Criteria) -> SortKeys {
+    criteria
+        .sort
         .iter()
-        .map(|f| {
-            criteria
-                .sort
-                .iter()
-                .map(|s| (sp::sort_key(&f.resource, s.param, s.descending), s.descending))
-                .collect()
-        })
-        .collect();
-    let mut idx: Vec<usize> = (0..all.len()).collect();
-    idx.sort_by(|&a, &b| {
-        for ((ka, desc), (kb, _)) in keys[a].iter().zip(&keys[b]) {
-            // Resources without a value sort last either way.
-            let ord = match (ka, kb) {
-                (Some(x), Some(y)) => {
-                    if *desc {
-                        y.cmp(x)
-                    } else {
-                        x.cmp(y)
-                    }
-                }
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            };
-            if ord != std::cmp::Ordering::Equal {
-                return ord;
-            }
+        .map(|s| (sp::sort_key(resource, s.param, s.descending), s.descending))
+        .collect()
+}
+
+/// The in-memory order: the `_sort` keys (resources without a value last either way), then the
+/// item id, so the order is total and an item is an exact place to resume from.
+fn compare(a: &(SortKeys, ItemId), b: &(SortKeys, ItemId)) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    for ((ka, desc), (kb, _)) in a.0.iter().zip(&b.0) {
+        let ord = match (ka, kb) {
+            (Some(x), Some(y)) if *desc => y.cmp(x),
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => Less,
+            (None, Some(_)) => Greater,
+            (None, None) => Equal,
+        };
+        if ord != Equal {
+            return ord;
         }
-        all[a].item.meta.id.cmp(&all[b].item.meta.id)
-    });
-    let mut order: Vec<Option<usize>> = vec![None; all.len()];
-    for (dest, src) in idx.iter().enumerate() {
-        order[*src] = Some(dest);
     }
-    // Apply the permutation in place.
-    for i in 0..all.len() {
-        while let Some(dest) = order[i] {
-            if dest == i {
-                order[i] = None;
-                break;
+    a.1.cmp(&b.1)
+}
+
+impl Services {
+    /// One page of matches sorted in memory. Page links name the last (or first) item shown,
+    /// so resources added or removed elsewhere in the order never shift a page.
+    fn sorted_page(
+        &self,
+        all: Vec<Found>,
+        criteria: &Criteria,
+        count: usize,
+        token: Option<PageToken>,
+    ) -> ServiceResult<(Vec<Found>, Option<String>, Option<String>)> {
+        let mut keyed: Vec<((SortKeys, ItemId), Found)> = all
+            .into_iter()
+            .map(|f| ((sort_keys(&f.resource, criteria), f.item.meta.id), f))
+            .collect();
+        keyed.sort_by(|a, b| compare(&a.0, &b.0));
+        // The anchor's place: from the list, or (if it no longer matches) from the item itself.
+        let anchor_key = |id: ItemId| -> ServiceResult<(SortKeys, ItemId)> {
+            if let Some((k, _)) = keyed.iter().find(|(k, _)| k.1 == id) {
+                return Ok(k.clone());
             }
-            all.swap(i, dest);
-            order.swap(i, dest);
-        }
+            let item = self
+                .store
+                .fetch_any(&[id])?
+                .pop()
+                .ok_or_else(|| ServiceError::invalid("value", "_page", "this page link is not valid"))?;
+            let resource = item
+                .body
+                .as_deref()
+                .map(|b| render_resource(&item.meta, b))
+                .transpose()
+                .map_err(ServiceError::Internal)?
+                .unwrap_or(Value::Null);
+            Ok((sort_keys(&resource, criteria), id))
+        };
+        let (start, end) = match token {
+            None => (0, count.min(keyed.len())),
+            Some(PageToken::SortedAfter(id)) => {
+                let k = anchor_key(id)?;
+                let start = keyed.partition_point(|(x, _)| compare(x, &k) != std::cmp::Ordering::Greater);
+                (start, (start + count).min(keyed.len()))
+            }
+            Some(PageToken::SortedBefore(id)) => {
+                let k = anchor_key(id)?;
+                let end = keyed.partition_point(|(x, _)| compare(x, &k) == std::cmp::Ordering::Less);
+                (end.saturating_sub(count), end)
+            }
+            Some(_) => {
+                return Err(ServiceError::invalid(
+                    "value",
+                    "_page",
+                    "this page link is not valid",
+                ));
+            }
+        };
+        let more_after = end < keyed.len();
+        let more_before = start > 0;
+        let page: Vec<Found> = keyed
+            .into_iter()
+            .skip(start)
+            .take(end - start)
+            .map(|(_, f)| f)
+            .collect();
+        let next = more_after
+            .then(|| {
+                page.last()
+                    .map(|f| PageToken::SortedAfter(f.item.meta.id).encode())
+            })
+            .flatten();
+        let previous = more_before
+            .then(|| {
+                page.first()
+                    .map(|f| PageToken::SortedBefore(f.item.meta.id).encode())
+            })
+            .flatten();
+        Ok((page, next, previous))
     }
 }
 

@@ -28,19 +28,20 @@ impl FromRequestParts<AppState> for Bearer {
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
-                fhir_error(ServiceError::Unauthenticated(
+                // No credentials at all: the challenge carries no error code (RFC 6750 §3.1).
+                let mut r = fhir_error(ServiceError::Unauthenticated(
                     "an access token is required".into(),
-                ))
+                ));
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer realm=\"hearth\""),
+                );
+                r
             })?;
-        // A token seen in the last second resolves without a trip to the database.
-        let resolved = match state.services.resolve_bearer_cached(&token) {
-            Some(r) => r,
-            None => {
-                let svc = state.services.clone();
-                blocking(move || svc.resolve_bearer(&token)).await
-            }
-        };
-        let (context, token) = resolved.map_err(fhir_error)?;
+        let svc = state.services.clone();
+        let (context, token) = blocking(move || svc.resolve_bearer(&token))
+            .await
+            .map_err(fhir_error)?;
         Ok(Bearer { context, token })
     }
 }

@@ -190,7 +190,6 @@ impl Services {
                 self.store
                     .revoke_family(&t.family, self.now(), Some(&e))
                     .map_err(ServiceError::from)?;
-                self.tokens_changed();
                 return Err(invalid(
                     "the code was already used; tokens issued from it are revoked",
                 ));
@@ -246,7 +245,6 @@ impl Services {
                 self.store
                     .revoke_family(&t.family, now, Some(&e))
                     .map_err(ServiceError::from)?;
-                self.tokens_changed();
                 tracing::warn!(app = %t.app, "a spent refresh token was reused; its family is revoked");
                 return Err(invalid(
                     "the refresh token was already used; every token of this authorisation is revoked",

@@ -167,7 +167,6 @@ impl Services {
 }
 
 mod authorize;
-pub mod bearer_cache;
 mod grants;
 mod operator;
 mod tokens;

@@ -142,7 +142,6 @@ impl Services {
         };
         let e = self.token_audit(&t, AuditAction::TokenRevoked);
         let revoked = self.store.revoke_family(&t.family, self.now(), Some(&e))? > 0;
-        self.tokens_changed();
         Ok(revoked)
     }
 }

@@ -26,11 +26,9 @@ impl Services {
         match t.kind {
             TokenKind::Refresh => {
                 self.store.revoke_family(&t.family, self.now(), Some(&e))?;
-                self.tokens_changed();
             }
             _ => {
                 self.store.revoke_token(&t.hash, self.now(), Some(&e))?;
-                self.tokens_changed();
             }
         }
         Ok(())
@@ -68,27 +66,15 @@ impl Services {
     /// token is unknown, expired, revoked, or its app is disabled. The grant itself is checked by
     /// the authorisation decision on each access.
     pub fn resolve_bearer(&self, token: &str) -> ServiceResult<(Context, TokenRecord)> {
-        if let Some(r) = self.resolve_bearer_cached(token) {
-            return r;
-        }
         let bad = || ServiceError::Unauthenticated("the access token is not valid".into());
-        let fp = fingerprint(token);
-        let t = self.store.token(&fp)?.ok_or_else(bad)?;
+        let t = self.store.token(&fingerprint(token))?.ok_or_else(bad)?;
         if t.kind != TokenKind::Access || t.app.0 == ADMIN_KEY_APP {
             return Err(bad());
         }
         if t.issuer == TokenIssuer::Consent && self.store.app(&t.app)?.is_none_or(|a| a.disabled) {
             return Err(bad());
         }
-        self.auth.bearers.put(fp, t.clone());
         self.bearer_context(t)
-    }
-
-    /// [`Services::resolve_bearer`] answered from the cache alone, without touching the
-    /// database; `None` when the token is not cached.
-    pub fn resolve_bearer_cached(&self, token: &str) -> Option<ServiceResult<(Context, TokenRecord)>> {
-        let t = self.auth.bearers.get(&fingerprint(token))?;
-        Some(self.bearer_context(t))
     }
 
     fn bearer_context(&self, t: TokenRecord) -> ServiceResult<(Context, TokenRecord)> {

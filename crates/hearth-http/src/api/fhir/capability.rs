@@ -43,18 +43,16 @@ fn build(state: &AppState) -> Value {
                 }
                 return v;
             }
-            let interactions: Vec<Value> = [
-                "read",
-                "vread",
-                "update",
-                "patch",
-                "delete",
-                "history-instance",
-                "history-type",
-                "create",
-                "search-type",
-            ]
-            .iter()
+            // Binary is served by the file routes (raw bytes), which answer these only.
+            let codes: &[&str] = if t == "Binary" {
+                &["read", "vread", "update", "delete", "history-instance", "create"]
+            } else {
+                &[
+                    "read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type",
+                ]
+            };
+            let interactions: Vec<Value> = codes
+                .iter()
             .map(|c| json!({"code": c}))
             .collect();
             let mut r = json!({
@@ -69,7 +67,10 @@ fn build(state: &AppState) -> Value {
                 "conditionalDelete": "single",
                 "referencePolicy": ["literal", "enforced", "local"],
             });
-            // FHIR JSON has no empty arrays.
+            // FHIR JSON has no empty arrays; Binary has no search.
+            if t == "Binary" {
+                return r;
+            }
             if !reference_params.is_empty() {
                 r["searchInclude"] = json!(reference_params);
             }
