@@ -1,11 +1,12 @@
 //! The audit log's group commit. Reads served from the reader connections append their audit
-//! entry here and wait: one writer thread takes every entry waiting, appends them in one
-//! transaction ([`hearth_store::Store::append_audits`]) and then wakes each caller. A read is
-//! answered only once its entry is stored, and concurrent reads share one commit instead of each
-//! queueing for the database's single writer.
+//! entry here and wait until it is stored: the first caller to find no commit under way becomes
+//! the committer and appends every entry waiting at that moment in one transaction
+//! ([`hearth_store::Store::append_audits`]), then wakes the others. A read is answered only once
+//! its entry is stored, and concurrent reads share one commit instead of each queueing for the
+//! database's single writer; a lone read commits its own entry without any thread hand-off.
 
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
 
 use hearth_domain::AuditEntry;
 use hearth_store::Store;
@@ -15,77 +16,87 @@ use crate::{ServiceError, ServiceResult};
 /// At most this many entries go into one transaction.
 const MAX_BATCH: usize = 512;
 
-struct Job {
-    entry: AuditEntry,
-    done: SyncSender<Result<(), String>>,
+#[derive(Default)]
+struct State {
+    /// Entries waiting for a commit, with their tickets (increasing).
+    pending: Vec<(u64, AuditEntry)>,
+    next_ticket: u64,
+    /// Every ticket up to this one has been committed (or has failed, see `failed`).
+    done_upto: u64,
+    failed: HashMap<u64, String>,
+    committing: bool,
 }
 
-/// A handle on the writer thread; the thread ends when the last handle is dropped.
+struct Inner {
+    store: Arc<dyn Store>,
+    state: Mutex<State>,
+    settled: Condvar,
+}
+
 #[derive(Clone)]
 pub struct AuditLog {
-    tx: Arc<Mutex<Sender<Job>>>,
+    inner: Arc<Inner>,
 }
 
 impl AuditLog {
     pub fn start(store: Arc<dyn Store>) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let spawned = std::thread::Builder::new()
-            .name("hearth-audit".into())
-            .spawn(move || run(&*store, rx));
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start the audit writer");
-        }
         AuditLog {
-            tx: Arc::new(Mutex::new(tx)),
+            inner: Arc::new(Inner {
+                store,
+                state: Mutex::new(State::default()),
+                settled: Condvar::new(),
+            }),
         }
     }
 
     /// Appends `entry` and returns once it is stored.
     pub fn append(&self, entry: AuditEntry) -> ServiceResult<()> {
-        let (done, wait) = mpsc::sync_channel(1);
-        let stopped = || ServiceError::Internal("the audit writer has stopped".into());
-        self.tx
-            .lock()
-            .map_err(|_| stopped())?
-            .send(Job { entry, done })
-            .map_err(|_| stopped())?;
-        match wait.recv() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(ServiceError::Internal(format!("audit entry not stored: {e}"))),
-            Err(_) => Err(stopped()),
+        let poisoned = || ServiceError::Internal("the audit log lock was poisoned".into());
+        let mut st = self.inner.state.lock().map_err(|_| poisoned())?;
+        st.next_ticket += 1;
+        let ticket = st.next_ticket;
+        st.pending.push((ticket, entry));
+        loop {
+            if ticket <= st.done_upto {
+                return match st.failed.remove(&ticket) {
+                    None => Ok(()),
+                    Some(e) => Err(ServiceError::Internal(format!("audit entry not stored: {e}"))),
+                };
+            }
+            if st.committing {
+                st = self.inner.settled.wait(st).map_err(|_| poisoned())?;
+                continue;
+            }
+            // Commit everything waiting (up to a batch), outside the lock.
+            st.committing = true;
+            let n = st.pending.len().min(MAX_BATCH);
+            let batch: Vec<(u64, AuditEntry)> = st.pending.drain(..n).collect();
+            drop(st);
+            let failures = self.commit(&batch);
+            st = self.inner.state.lock().map_err(|_| poisoned())?;
+            if let Some((last, _)) = batch.last() {
+                st.done_upto = st.done_upto.max(*last);
+            }
+            st.failed.extend(failures);
+            st.committing = false;
+            self.inner.settled.notify_all();
         }
     }
-}
 
-fn run(store: &dyn Store, rx: Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
+    /// Stores a batch; returns the tickets that could not be stored, with why.
+    fn commit(&self, batch: &[(u64, AuditEntry)]) -> Vec<(u64, String)> {
+        let entries: Vec<AuditEntry> = batch.iter().map(|(_, e)| e.clone()).collect();
+        if self.inner.store.append_audits(&entries).is_ok() {
+            return vec![];
+        }
+        // One bad entry must not fail its neighbours: store them one by one.
+        let mut failed = Vec::new();
+        for (ticket, e) in batch {
+            if let Err(err) = self.inner.store.append_audits(std::slice::from_ref(e)) {
+                tracing::error!(error = %err, "could not append an audit entry");
+                failed.push((*ticket, err.to_string()));
             }
         }
-        let (entries, waiters): (Vec<AuditEntry>, Vec<SyncSender<Result<(), String>>>) =
-            jobs.into_iter().map(|j| (j.entry, j.done)).unzip();
-        match store.append_audits(&entries) {
-            Ok(()) => {
-                for w in waiters {
-                    let _ = w.send(Ok(()));
-                }
-            }
-            // One bad entry must not fail its neighbours: store them one by one.
-            Err(_) => {
-                for (e, w) in entries.into_iter().zip(waiters) {
-                    let r = store
-                        .append_audits(std::slice::from_ref(&e))
-                        .map_err(|e| e.to_string());
-                    if let Err(err) = &r {
-                        tracing::error!(error = %err, "could not append an audit entry");
-                    }
-                    let _ = w.send(r);
-                }
-            }
-        }
+        failed
     }
 }

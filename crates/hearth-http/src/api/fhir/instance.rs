@@ -16,18 +16,19 @@ use serde_json::json;
 use super::respond::{self, Prefer};
 use super::{check_type, json_body, pairs};
 use crate::AppState;
-use crate::api::bearer::Bearer;
+use crate::api::bearer::{Bearer, BearerToken};
 use crate::api::error::{blocking, fhir_error, fhir_json};
 
 pub async fn read(
     State(state): State<AppState>,
-    bearer: Bearer,
+    token: BearerToken,
     Path((rtype, id)): Path<(String, String)>,
 ) -> Response {
     let svc = state.services.clone();
     match blocking(move || {
+        let ctx = token.resolve(&svc)?;
         check_type(&rtype)?;
-        svc.fhir_read(&bearer.context, &rtype, &id)
+        svc.fhir_read(&ctx, &rtype, &id)
     })
     .await
     {

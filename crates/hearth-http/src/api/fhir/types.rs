@@ -17,12 +17,12 @@ use super::instance::{not_allowed, run_history};
 use super::respond::{self, Prefer};
 use super::{check_type, json_body, pairs};
 use crate::AppState;
-use crate::api::bearer::Bearer;
+use crate::api::bearer::{Bearer, BearerToken};
 use crate::api::error::{blocking, fhir_error, fhir_json};
 
 async fn run_search(
     state: AppState,
-    bearer: Bearer,
+    token: BearerToken,
     rtype: String,
     pairs: Vec<(String, String)>,
     prefer: Prefer,
@@ -32,12 +32,13 @@ async fn run_search(
     let now = svc.now();
     let path = rtype.clone();
     let r = blocking(move || {
+        let ctx = token.resolve(&svc)?;
         check_type(&rtype)?;
         if VIEWS.contains(&rtype.as_str()) {
-            return view_search(&svc, &bearer, &rtype, &pairs);
+            return view_search(&svc, &ctx, &rtype, &pairs);
         }
         svc.fhir_search(
-            &bearer.context,
+            &ctx,
             &SearchRequest {
                 resource_type: rtype,
                 pairs,
@@ -56,7 +57,7 @@ async fn run_search(
 /// `AuditEvent?patient=[id]` (with `date` bounds and `_count`) and `Provenance?target=[ref]`.
 fn view_search(
     svc: &hearth_core::Services,
-    bearer: &Bearer,
+    ctx: &hearth_core::Context,
     rtype: &str,
     pairs: &[(String, String)],
 ) -> Result<SearchPage, ServiceError> {
@@ -84,7 +85,7 @@ fn view_search(
             )
         })?;
         let pid = patient.rsplit('/').next().unwrap_or(patient);
-        let item = svc.fhir_read(&bearer.context, "Patient", pid)?;
+        let item = svc.fhir_read(ctx, "Patient", pid)?;
         let mut from = None;
         let mut to = None;
         for (k, v) in pairs.iter().filter(|(k, _)| k == "date") {
@@ -107,14 +108,7 @@ fn view_search(
             }
         }
         let count = get("_count").and_then(|c| c.parse().ok());
-        let events = svc.fhir_audit_events(
-            &bearer.context,
-            item.meta.record_id,
-            from,
-            to,
-            count,
-            get("_page"),
-        )?;
+        let events = svc.fhir_audit_events(ctx, item.meta.record_id, from, to, count, get("_page"))?;
         let mut applied: Vec<(String, String)> = vec![("patient".into(), pid.into())];
         applied.extend(
             pairs
@@ -139,7 +133,7 @@ fn view_search(
         .rsplit_once('/')
         .map(|(t, id)| (t.rsplit('/').next().unwrap_or(t), id))
         .ok_or_else(|| ServiceError::invalid("value", "target", "target must be [type]/[id]"))?;
-    let list = svc.fhir_provenance(&bearer.context, t, id)?;
+    let list = svc.fhir_provenance(ctx, t, id)?;
     Ok(page(
         list.into_iter().map(hit).collect(),
         None,
@@ -181,17 +175,17 @@ fn view_meta(rtype: &str) -> hearth_domain::ItemMeta {
 
 pub async fn search_get(
     State(state): State<AppState>,
-    bearer: Bearer,
+    token: BearerToken,
     Path(rtype): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    run_search(state, bearer, rtype, pairs(q.as_deref()), Prefer::of(&headers)).await
+    run_search(state, token, rtype, pairs(q.as_deref()), Prefer::of(&headers)).await
 }
 
 pub async fn search_post(
     State(state): State<AppState>,
-    bearer: Bearer,
+    token: BearerToken,
     Path(rtype): Path<String>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
@@ -210,7 +204,7 @@ pub async fn search_post(
     }
     let mut all = pairs(q.as_deref());
     all.extend(url::form_urlencoded::parse(&body).into_owned());
-    run_search(state, bearer, rtype, all, Prefer::of(&headers)).await
+    run_search(state, token, rtype, all, Prefer::of(&headers)).await
 }
 
 pub async fn create(
