@@ -5,7 +5,7 @@
 use hearth_domain::audit::ItemVersionRef;
 use hearth_domain::{AuditEntry, Item, ItemId, ItemQuery, Page, RecordId};
 use hearth_store::StoreResult;
-use rusqlite::params;
+use rusqlite::{TransactionBehavior, params};
 
 use crate::people::{require_rk, rk_of};
 use crate::read::{COLS, current_items, raw, run_query, to_item};
@@ -73,7 +73,11 @@ pub(crate) fn append_audits(store: &SqliteStore, entries: &[AuditEntry]) -> Stor
         return Ok(());
     }
     let mut conn = store.writer()?;
-    let tx = conn.transaction().map_err(db_err)?;
+    // IMMEDIATE: take the write lock up front, so a busy database is waited for (busy timeout)
+    // rather than failing the upgrade of a read snapshot another process wrote past.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
     for e in entries {
         let rk = match e.record {
             Some(r) => rk_of(&tx, r)?,

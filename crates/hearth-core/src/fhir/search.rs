@@ -181,22 +181,23 @@ impl Services {
         req: &SearchRequest,
         criteria: &Criteria,
     ) -> ServiceResult<Vec<Scope>> {
-        let mut records = match req.record {
-            Some(r) => vec![r],
-            None => self.fhir_records(ctx)?,
-        };
-        if let Some(ids) = patient_filter(criteria) {
-            let mut narrowed = Vec::new();
-            for id in ids {
-                if let Some((r, _)) = self.fhir_locate(ctx, &id)?
-                    && records.contains(&r)
-                    && !narrowed.contains(&r)
-                {
-                    narrowed.push(r);
+        // A Patient named in the criteria confines the search to that patient's record (found
+        // with one lookup, not by listing every record the token reaches).
+        let records = match (req.record, patient_filter(criteria)) {
+            (Some(r), _) => vec![r],
+            (None, Some(ids)) => {
+                let mut narrowed = Vec::new();
+                for id in ids {
+                    if let Some((r, _)) = self.fhir_locate(ctx, &id)?
+                        && !narrowed.contains(&r)
+                    {
+                        narrowed.push(r);
+                    }
                 }
+                narrowed
             }
-            records.retain(|r| narrowed.contains(r));
-        }
+            (None, None) => self.fhir_records(ctx)?,
+        };
         let types = data_types_of(&req.resource_type);
         let mut scopes = Vec::new();
         for record in records {
