@@ -14,7 +14,7 @@ use hearth_domain::Timestamp;
 use serde_json::json;
 
 use super::respond::{self, Prefer};
-use super::{check_type, json_body, pairs};
+use super::{check_type, json_body, pairs, write_and_answer};
 use crate::AppState;
 use crate::api::bearer::{Bearer, BearerToken};
 use crate::api::error::{blocking, fhir_error, fhir_json};
@@ -61,22 +61,13 @@ pub async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let svc = state.services.clone();
-    let prefer = Prefer::of(&headers);
-    let base = svc.auth_settings().fhir_base();
-    match blocking(move || {
+    let h = headers.clone();
+    write_and_answer(&state, bearer.context, &headers, move |svc, ctx| {
         check_type(&rtype)?;
-        let version = respond::if_match(&headers)?;
-        let resource = json_body(&body)?;
-        let w = svc.fhir_update(&bearer.context, &rtype, &id, resource, version)?;
-        let item = svc.read(&bearer.context, w.record, &[w.meta.id])?.pop();
-        Ok((w, item))
+        let version = respond::if_match(&h)?;
+        svc.fhir_update(ctx, &rtype, &id, json_body(&body)?, version)
     })
     .await
-    {
-        Ok((w, item)) => respond::written(&base, &w, item.as_ref(), prefer),
-        Err(e) => fhir_error(e),
-    }
 }
 
 pub async fn patch(
@@ -86,12 +77,10 @@ pub async fn patch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let svc = state.services.clone();
-    let prefer = Prefer::of(&headers);
-    let base = svc.auth_settings().fhir_base();
-    match blocking(move || {
+    let h = headers.clone();
+    write_and_answer(&state, bearer.context, &headers, move |svc, ctx| {
         check_type(&rtype)?;
-        let ct = headers
+        let ct = h
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
@@ -102,17 +91,10 @@ pub async fn patch(
                 "PATCH takes a JSON Patch (Content-Type: application/json-patch+json)",
             ));
         }
-        let version = respond::if_match(&headers)?;
-        let patch = json_body(&body)?;
-        let w = svc.fhir_patch(&bearer.context, &rtype, &id, patch, version)?;
-        let item = svc.read(&bearer.context, w.record, &[w.meta.id])?.pop();
-        Ok((w, item))
+        let version = respond::if_match(&h)?;
+        svc.fhir_patch(ctx, &rtype, &id, json_body(&body)?, version)
     })
     .await
-    {
-        Ok((w, item)) => respond::written(&base, &w, item.as_ref(), prefer),
-        Err(e) => fhir_error(e),
-    }
 }
 
 pub async fn delete(

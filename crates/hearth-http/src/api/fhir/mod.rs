@@ -82,3 +82,39 @@ pub(crate) fn json_body(body: &[u8]) -> Result<serde_json::Value, hearth_core::S
         hearth_core::ServiceError::invalid("structure", "", format!("the body is not JSON: {e}"))
     })
 }
+
+/// Runs a write on a blocking thread and answers it as `Prefer: return=` asks (the written
+/// version is read back, and audited as read, only when the answer carries it).
+pub(crate) async fn write_and_answer(
+    state: &AppState,
+    ctx: hearth_core::Context,
+    headers: &axum::http::HeaderMap,
+    write: impl FnOnce(
+        &hearth_core::Services,
+        &hearth_core::Context,
+    ) -> Result<hearth_core::fhir::Written, hearth_core::ServiceError>
+    + Send
+    + 'static,
+) -> axum::response::Response {
+    let svc = state.services.clone();
+    let prefer = respond::Prefer::of(headers);
+    let base = svc.auth_settings().fhir_base();
+    let wants_body = !matches!(
+        prefer.ret,
+        Some(respond::Return::Minimal | respond::Return::OperationOutcome)
+    );
+    let r = crate::api::error::blocking(move || {
+        let w = write(&svc, &ctx)?;
+        let item = if wants_body {
+            svc.read(&ctx, w.record, &[w.meta.id])?.pop()
+        } else {
+            None
+        };
+        Ok((w, item))
+    })
+    .await;
+    match r {
+        Ok((w, item)) => respond::written(&base, &w, item.as_ref(), prefer),
+        Err(e) => crate::api::error::fhir_error(e),
+    }
+}

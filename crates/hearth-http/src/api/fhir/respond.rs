@@ -131,11 +131,6 @@ pub fn written(base: &str, w: &Written, item: Option<&Item>, prefer: Prefer) -> 
         StatusCode::OK
     };
     let mut r = match (prefer.ret, item) {
-        (Some(Return::Minimal), _) | (_, None) => {
-            let mut r = Response::new(axum::body::Body::empty());
-            *r.status_mut() = status;
-            r
-        }
         (Some(Return::OperationOutcome), _) => fhir_json(
             status,
             &json!({"resourceType": "OperationOutcome", "issue": [{
@@ -145,6 +140,11 @@ pub fn written(base: &str, w: &Written, item: Option<&Item>, prefer: Prefer) -> 
                     w.meta.resource_type, w.meta.id, w.meta.version)
             }]}),
         ),
+        (Some(Return::Minimal), _) | (_, None) => {
+            let mut r = Response::new(axum::body::Body::empty());
+            *r.status_mut() = status;
+            r
+        }
         (_, Some(item)) => resource(status, item),
     };
     set(&mut r, header::ETAG, &etag(&w.meta));

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::capability::VIEWS;
 use super::instance::{not_allowed, run_history};
 use super::respond::{self, Prefer};
-use super::{check_type, json_body, pairs};
+use super::{check_type, json_body, pairs, write_and_answer};
 use crate::AppState;
 use crate::api::bearer::{Bearer, BearerToken};
 use crate::api::error::{blocking, fhir_error, fhir_json};
@@ -219,14 +219,12 @@ pub async fn create(
             "{rtype} resources are kept by the server and cannot be created"
         ));
     }
-    let svc = state.services.clone();
-    let prefer = Prefer::of(&headers);
-    let base = svc.auth_settings().fhir_base();
+    let base = state.services.auth_settings().fhir_base();
     let if_none_exist = headers
         .get("if-none-exist")
         .and_then(|v| v.to_str().ok())
         .map(|s| s.trim_start_matches(&format!("{base}/")).to_string());
-    match blocking(move || {
+    write_and_answer(&state, bearer.context, &headers, move |svc, ctx| {
         check_type(&rtype)?;
         let resource = json_body(&body)?;
         if resource.get("resourceType").and_then(Value::as_str) != Some(rtype.as_str()) {
@@ -237,15 +235,9 @@ pub async fn create(
             ));
         }
         let query = if_none_exist.map(|q| q.split_once('?').map_or(q.clone(), |(_, q)| q.to_string()));
-        let w = svc.fhir_create(&bearer.context, resource, query.as_deref())?;
-        let item = svc.read(&bearer.context, w.record, &[w.meta.id])?.pop();
-        Ok((w, item))
+        svc.fhir_create(ctx, resource, query.as_deref())
     })
     .await
-    {
-        Ok((w, item)) => respond::written(&base, &w, item.as_ref(), prefer),
-        Err(e) => fhir_error(e),
-    }
 }
 
 pub async fn conditional_update(
@@ -256,10 +248,8 @@ pub async fn conditional_update(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Response {
-    let svc = state.services.clone();
-    let prefer = Prefer::of(&headers);
-    let base = svc.auth_settings().fhir_base();
-    match blocking(move || {
+    let h = headers.clone();
+    write_and_answer(&state, bearer.context, &headers, move |svc, ctx| {
         check_type(&rtype)?;
         let query = q.unwrap_or_default();
         if query.is_empty() {
@@ -267,17 +257,10 @@ pub async fn conditional_update(
                 "PUT needs a resource id or search criteria".into(),
             ));
         }
-        let version = respond::if_match(&headers)?;
-        let resource = json_body(&body)?;
-        let w = svc.fhir_conditional_update(&bearer.context, &rtype, &query, resource, version)?;
-        let item = svc.read(&bearer.context, w.record, &[w.meta.id])?.pop();
-        Ok((w, item))
+        let version = respond::if_match(&h)?;
+        svc.fhir_conditional_update(ctx, &rtype, &query, json_body(&body)?, version)
     })
     .await
-    {
-        Ok((w, item)) => respond::written(&base, &w, item.as_ref(), prefer),
-        Err(e) => fhir_error(e),
-    }
 }
 
 pub async fn conditional_delete(

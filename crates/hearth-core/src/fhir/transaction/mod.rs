@@ -16,6 +16,11 @@ use std::collections::HashMap;
 use hearth_domain::{Item, ItemId, ItemMeta, RecordId};
 use serde_json::Value;
 
+mod entries;
+
+pub use entries::parse_etag;
+use entries::{Entry, Method, Target, apply_patch, bad, location, parse_entries, patch_document, target};
+
 use super::interactions::{Placement, Written, kept_envelope, patient_refs, resource_type};
 use super::search::{SearchPage, SearchRequest};
 use crate::items::{BatchRequest, NewRecordPlan};
@@ -46,161 +51,6 @@ pub struct EntryResult {
     /// `Type/id/_history/v` of the version written or read.
     pub meta: Option<ItemMeta>,
     pub body: EntryBody,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Method {
-    Delete,
-    Post,
-    Put,
-    Patch,
-    Get,
-    Head,
-}
-
-struct Entry {
-    index: usize,
-    full_url: Option<String>,
-    method: Method,
-    url: String,
-    resource: Option<Value>,
-    if_none_exist: Option<String>,
-    if_match: Option<u32>,
-}
-
-fn location(index: usize) -> String {
-    format!("Bundle.entry[{index}]")
-}
-
-fn bad(index: usize, what: impl Into<String>) -> ServiceError {
-    ServiceError::invalid("invalid", location(index), what)
-}
-
-/// `W/"3"` or `3` as a version number.
-pub fn parse_etag(s: &str) -> Option<u32> {
-    let s = s.trim();
-    let s = s.strip_prefix("W/").unwrap_or(s);
-    s.trim_matches('"').parse().ok()
-}
-
-fn parse_entries(bundle: &Value) -> ServiceResult<(BundleKind, Vec<Entry>)> {
-    if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
-        return Err(ServiceError::invalid(
-            "invalid",
-            "resourceType",
-            "the body is not a Bundle",
-        ));
-    }
-    let kind = match bundle.get("type").and_then(Value::as_str) {
-        Some("transaction") => BundleKind::Transaction,
-        Some("batch") => BundleKind::Batch,
-        Some(other) => {
-            return Err(ServiceError::invalid(
-                "value",
-                "Bundle.type",
-                format!("a Bundle of type {other:?} cannot be processed; send a transaction or a batch"),
-            ));
-        }
-        None => {
-            return Err(ServiceError::invalid(
-                "required",
-                "Bundle.type",
-                "the Bundle has no type",
-            ));
-        }
-    };
-    let list = match bundle.get("entry") {
-        None => return Ok((kind, vec![])),
-        Some(Value::Array(a)) => a,
-        Some(_) => {
-            return Err(ServiceError::invalid(
-                "structure",
-                "Bundle.entry",
-                "entry must be an array",
-            ));
-        }
-    };
-    let mut out = Vec::with_capacity(list.len());
-    for (index, e) in list.iter().enumerate() {
-        let req = e.get("request").ok_or_else(|| {
-            ServiceError::invalid(
-                "required",
-                format!("{}.request", location(index)),
-                "every entry needs a request",
-            )
-        })?;
-        let method = match req.get("method").and_then(Value::as_str) {
-            Some("GET") => Method::Get,
-            Some("HEAD") => Method::Head,
-            Some("POST") => Method::Post,
-            Some("PUT") => Method::Put,
-            Some("PATCH") => Method::Patch,
-            Some("DELETE") => Method::Delete,
-            other => {
-                return Err(bad(
-                    index,
-                    format!("request.method {other:?} is not an HTTP method FHIR uses"),
-                ));
-            }
-        };
-        let url = req
-            .get("url")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                ServiceError::invalid(
-                    "required",
-                    format!("{}.request.url", location(index)),
-                    "every request needs a url",
-                )
-            })?
-            .trim_start_matches('/')
-            .to_string();
-        let resource = e.get("resource").cloned();
-        if matches!(method, Method::Post | Method::Put | Method::Patch) && resource.is_none() {
-            return Err(ServiceError::invalid(
-                "required",
-                format!("{}.resource", location(index)),
-                "a POST, PUT or PATCH entry needs a resource",
-            ));
-        }
-        let if_match = match req.get("ifMatch").and_then(Value::as_str) {
-            Some(s) => Some(
-                parse_etag(s).ok_or_else(|| bad(index, format!("ifMatch {s:?} is not a version ETag")))?,
-            ),
-            None => None,
-        };
-        out.push(Entry {
-            index,
-            full_url: e.get("fullUrl").and_then(Value::as_str).map(str::to_string),
-            method,
-            url,
-            resource,
-            if_none_exist: req.get("ifNoneExist").and_then(Value::as_str).map(str::to_string),
-            if_match,
-        });
-    }
-    Ok((kind, out))
-}
-
-/// `Type/id` → (Type, id); `Type?query` → (Type, query) as the second form.
-enum Target<'a> {
-    Type(&'a str),
-    Instance(&'a str, &'a str),
-    Version(&'a str, &'a str, &'a str),
-    Conditional(&'a str, &'a str),
-}
-
-fn target(url: &str) -> Option<Target<'_>> {
-    if let Some((t, q)) = url.split_once('?') {
-        return (!t.contains('/')).then_some(Target::Conditional(t, q));
-    }
-    let parts: Vec<&str> = url.split('/').collect();
-    match parts.as_slice() {
-        [t] => Some(Target::Type(t)),
-        [t, id] => Some(Target::Instance(t, id)),
-        [t, id, "_history", v] => Some(Target::Version(t, id, v)),
-        _ => None,
-    }
 }
 
 fn status_of(w: &Written) -> &'static str {
@@ -798,37 +648,4 @@ fn unreachable_patient() -> ServiceResult<()> {
     Err(ServiceError::Internal(
         "a Patient was placed in an existing record".into(),
     ))
-}
-
-/// The JSON Patch a PATCH entry carries: a `Binary` whose data is the patch document.
-fn patch_document(index: usize, resource: Value) -> ServiceResult<Value> {
-    if resource.is_array() {
-        return Ok(resource);
-    }
-    if resource.get("resourceType").and_then(Value::as_str) == Some("Binary") {
-        use base64::Engine as _;
-        let data = resource.get("data").and_then(Value::as_str).unwrap_or_default();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .map_err(|_| bad(index, "the Binary's data is not base64"))?;
-        return serde_json::from_slice(&bytes).map_err(|e| bad(index, format!("the patch is not JSON: {e}")));
-    }
-    Err(bad(
-        index,
-        "a PATCH entry carries a JSON Patch as a Binary (contentType application/json-patch+json)",
-    ))
-}
-
-fn apply_patch(current: &Item, patch: Value) -> ServiceResult<Value> {
-    let body = current
-        .body
-        .as_deref()
-        .ok_or_else(|| ServiceError::Gone("the resource was permanently removed".into()))?;
-    let mut resource: Value =
-        serde_json::from_str(body).map_err(|e| ServiceError::Internal(format!("stored resource: {e}")))?;
-    let ops: json_patch::Patch = serde_json::from_value(patch)
-        .map_err(|e| ServiceError::invalid("structure", "", format!("not a JSON Patch document: {e}")))?;
-    json_patch::patch(&mut resource, &ops)
-        .map_err(|e| ServiceError::invalid("processing", "", format!("the patch cannot be applied: {e}")))?;
-    Ok(resource)
 }
