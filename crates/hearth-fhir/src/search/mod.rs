@@ -100,6 +100,7 @@
 //! release build (`tests/search_synthea.rs`, `per_match_cost`).
 
 mod compile;
+mod criteria;
 mod datetime;
 mod decimal;
 mod eval;
