@@ -150,26 +150,6 @@ fn is_patient_value(v: &Value) -> bool {
     v.get("resourceType").and_then(Value::as_str) == Some("Patient")
 }
 
-fn patient_display_name(p: &Value) -> String {
-    let name = p.get("name").and_then(Value::as_array).and_then(|a| a.first());
-    let text = name
-        .and_then(|n| n.get("text"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let built = name.map(|n| {
-        let given: Vec<&str> = n
-            .get("given")
-            .and_then(Value::as_array)
-            .map(|g| g.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let family = n.get("family").and_then(Value::as_str).unwrap_or("");
-        format!("{} {family}", given.join(" ")).trim().to_string()
-    });
-    text.or(built)
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "Imported patient".into())
-}
-
 impl<'a> Importer<'a> {
     pub fn new(svc: &'a Services, target: Target) -> Self {
         Importer {
@@ -395,7 +375,10 @@ impl<'a> Importer<'a> {
                     let plan = NewRecordPlan {
                         record_id: RecordId::new(),
                         patient_item: ItemId::new(),
-                        display_name: patient_display_name(&e.resource),
+                        display_name: hearth_core::fhir::interactions::patient_display_name(
+                            &e.resource,
+                            "Imported patient",
+                        ),
                         owner,
                         relationship,
                         patient: Value::Null,

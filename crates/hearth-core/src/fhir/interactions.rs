@@ -114,31 +114,55 @@ pub(crate) fn kept_envelope(current: &ItemMeta) -> crate::Envelope {
     }
 }
 
-/// A display name for a new record from a Patient's name.
-pub(crate) fn display_name(patient: &Value) -> String {
-    let Some(name) = patient
+/// `current`'s resource with a JSON Patch (RFC 6902) applied; a patch may not change the
+/// resource's type or id.
+pub(crate) fn patched(current: &Item, patch: Value) -> ServiceResult<Value> {
+    let (rtype, id) = (current.meta.resource_type.as_str(), current.meta.id.to_string());
+    let body = current
+        .body
+        .as_deref()
+        .ok_or_else(|| ServiceError::Gone(format!("{rtype}/{id} was permanently removed")))?;
+    let mut resource: Value =
+        serde_json::from_str(body).map_err(|e| ServiceError::Internal(format!("stored resource: {e}")))?;
+    let ops: json_patch::Patch = serde_json::from_value(patch)
+        .map_err(|e| ServiceError::invalid("structure", "", format!("not a JSON Patch document: {e}")))?;
+    json_patch::patch(&mut resource, &ops)
+        .map_err(|e| ServiceError::invalid("processing", "", format!("the patch cannot be applied: {e}")))?;
+    if resource.get("resourceType").and_then(Value::as_str) != Some(rtype)
+        || resource.get("id").and_then(Value::as_str) != Some(id.as_str())
+    {
+        return Err(ServiceError::invalid(
+            "business-rule",
+            "",
+            "a patch cannot change a resource's type or id",
+        ));
+    }
+    Ok(resource)
+}
+
+/// A record's display name from its Patient: the first name's `text`, else its given names
+/// and family name, else `fallback`.
+pub fn patient_display_name(patient: &Value, fallback: &str) -> String {
+    let name = patient
         .get("name")
         .and_then(Value::as_array)
-        .and_then(|n| n.first())
-    else {
-        return "Unnamed".into();
-    };
-    if let Some(text) = name.get("text").and_then(Value::as_str) {
-        return text.to_string();
-    }
-    let mut parts: Vec<&str> = name
-        .get("given")
-        .and_then(Value::as_array)
-        .map(|g| g.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    if let Some(f) = name.get("family").and_then(Value::as_str) {
-        parts.push(f);
-    }
-    if parts.is_empty() {
-        "Unnamed".into()
-    } else {
-        parts.join(" ")
-    }
+        .and_then(|a| a.first());
+    let text = name
+        .and_then(|n| n.get("text"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let built = name.map(|n| {
+        let given: Vec<&str> = n
+            .get("given")
+            .and_then(Value::as_array)
+            .map(|g| g.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let family = n.get("family").and_then(Value::as_str).unwrap_or("");
+        format!("{} {family}", given.join(" ")).trim().to_string()
+    });
+    text.or(built)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| fallback.into())
 }
 
 impl Services {
@@ -316,7 +340,7 @@ impl Services {
         Ok(NewRecordPlan {
             record_id: RecordId::new(),
             patient_item: ItemId::new(),
-            display_name: display_name(&patient),
+            display_name: patient_display_name(&patient, "Unnamed"),
             owner,
             relationship: Relationship::Other,
             patient,
@@ -488,26 +512,7 @@ impl Services {
                 current.meta.version
             )));
         }
-        let body = current
-            .body
-            .as_deref()
-            .ok_or_else(|| ServiceError::Gone(format!("{rtype}/{id} was permanently removed")))?;
-        let mut resource: Value = serde_json::from_str(body)
-            .map_err(|e| ServiceError::Internal(format!("stored resource: {e}")))?;
-        let ops: json_patch::Patch = serde_json::from_value(patch)
-            .map_err(|e| ServiceError::invalid("structure", "", format!("not a JSON Patch document: {e}")))?;
-        json_patch::patch(&mut resource, &ops).map_err(|e| {
-            ServiceError::invalid("processing", "", format!("the patch cannot be applied: {e}"))
-        })?;
-        if resource.get("resourceType").and_then(Value::as_str) != Some(rtype)
-            || resource.get("id").and_then(Value::as_str) != Some(id)
-        {
-            return Err(ServiceError::invalid(
-                "business-rule",
-                "",
-                "a patch cannot change a resource's type or id",
-            ));
-        }
+        let resource = patched(&current, patch)?;
         self.fhir_update(ctx, rtype, id, resource, Some(current.meta.version))
     }
 

@@ -2,7 +2,6 @@
 //! `fullUrl`, resource, `ifNoneExist`, `ifMatch`; and the JSON Patch a PATCH entry carries.
 //! https://hl7.org/fhir/R4/bundle.html#transaction
 
-use hearth_domain::Item;
 use serde_json::Value;
 
 use super::BundleKind;
@@ -180,18 +179,4 @@ pub(super) fn patch_document(index: usize, resource: Value) -> ServiceResult<Val
         index,
         "a PATCH entry carries a JSON Patch as a Binary (contentType application/json-patch+json)",
     ))
-}
-
-pub(super) fn apply_patch(current: &Item, patch: Value) -> ServiceResult<Value> {
-    let body = current
-        .body
-        .as_deref()
-        .ok_or_else(|| ServiceError::Gone("the resource was permanently removed".into()))?;
-    let mut resource: Value =
-        serde_json::from_str(body).map_err(|e| ServiceError::Internal(format!("stored resource: {e}")))?;
-    let ops: json_patch::Patch = serde_json::from_value(patch)
-        .map_err(|e| ServiceError::invalid("structure", "", format!("not a JSON Patch document: {e}")))?;
-    json_patch::patch(&mut resource, &ops)
-        .map_err(|e| ServiceError::invalid("processing", "", format!("the patch cannot be applied: {e}")))?;
-    Ok(resource)
 }

@@ -19,9 +19,9 @@ use serde_json::Value;
 mod entries;
 
 pub use entries::parse_etag;
-use entries::{Entry, Method, Target, apply_patch, bad, location, parse_entries, patch_document, target};
+use entries::{Entry, Method, Target, bad, location, parse_entries, patch_document, target};
 
-use super::interactions::{Placement, Written, kept_envelope, patient_refs, resource_type};
+use super::interactions::{Placement, Written, kept_envelope, patched, patient_refs, resource_type};
 use super::search::{SearchPage, SearchRequest};
 use crate::items::{BatchRequest, NewRecordPlan};
 use crate::{Context, ItemRequest, ServiceError, ServiceResult, Services, WriteOutcome};
@@ -262,7 +262,7 @@ impl Services {
                     if e.method == Method::Patch {
                         let current = self.fhir_read(ctx, rt, id)?;
                         let patch = patch_document(e.index, resource)?;
-                        resource = apply_patch(&current, patch)?;
+                        resource = patched(&current, patch)?;
                     }
                     Plan::Update {
                         record,
