@@ -138,6 +138,13 @@ fn refuse_app() -> ServiceError {
 /// The data type an app needs read consent on to read a record's audit trail.
 pub const AUDIT_EVENT_TYPE: &str = "fhir:AuditEvent";
 
+impl crate::Services {
+    /// Allows or refuses `op` on `record` for `ctx`.
+    pub fn authorize(&self, ctx: &Context, record: RecordId, op: Operation) -> ServiceResult<Decision> {
+        authorize(&*self.store, ctx, record, op)
+    }
+}
+
 /// Allows or refuses `op` on `record` for `ctx`.
 pub fn authorize(
     store: &dyn Store,

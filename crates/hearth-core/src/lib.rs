@@ -12,6 +12,8 @@
 //!   interactions, search, history, batches and transactions, `$everything`.
 //! - [`error`]: [`ServiceError`], the one error type of this layer, with its category.
 //! - [`context`]: [`Context`], who is acting.
+//! - [`entry`]: the forms for entering each named data type by hand, and their conversion to
+//!   and from FHIR resources.
 //! - [`auth`]: sign-in, sessions, apps, consent, OAuth tokens.
 //! - [`authz`]: the authorisation decision.
 //! - [`bulk`]: FHIR Bulk Data export: kick-off, status, files, and the worker that runs jobs.
@@ -29,6 +31,7 @@ pub mod auth;
 pub mod authz;
 pub mod bulk;
 pub mod context;
+pub mod entry;
 pub mod error;
 pub mod fhir;
 pub mod files;
