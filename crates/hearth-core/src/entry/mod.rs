@@ -43,6 +43,7 @@ use serde_json::{Value, json};
 
 pub use input::{Choice, Input};
 pub use quantity::ENTERED_QUANTITY;
+pub use service::{Profile, ProfileUpdate, STALE};
 
 use crate::ValidationIssue;
 

@@ -3,9 +3,14 @@
 //! opened before someone else's change is refused rather than overwriting it). Both go through
 //! [`Services::write`], so the one authorisation check, validation and audit apply; issues are
 //! reported under the form's field names where they belong to a field.
+//!
+//! The record profile (the Patient's demographics and emergency contacts, and the blood type
+//! Observation, see [`super::profile`]) is saved in one atomic batch.
 
-use hearth_domain::{ItemId, ItemMeta, ItemState, RecordId};
+use hearth_domain::datatypes::LOINC;
+use hearth_domain::{Item, ItemId, ItemMeta, ItemQuery, ItemState, RecordId};
 
+use super::profile::{BLOOD_TYPE_CODE, ContactRow, blood_type_of, blood_type_resource, set_contacts};
 use super::{EntryForm, Values, form};
 use crate::files::{envelope_of, parse_body};
 use crate::{Context, ItemRequest, ServiceError, ServiceResult, Services, WriteOutcome};
@@ -85,6 +90,107 @@ impl Services {
                 e => on_fields(form, e),
             })?;
         first(out)
+    }
+}
+
+/// A record's profile: its Patient and its newest blood-type Observation.
+pub struct Profile {
+    pub patient: Item,
+    pub blood_type: Option<Item>,
+}
+
+/// A submitted profile form.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileUpdate {
+    /// The Patient's version the form showed.
+    pub version: u32,
+    /// The demographics form's fields.
+    pub values: Values,
+    pub contacts: Vec<ContactRow>,
+    /// A blood group code, `""` to remove it, `None` to leave it.
+    pub blood_type: Option<String>,
+}
+
+impl Services {
+    /// The record's profile (reading the blood type needs read access to lab results).
+    pub fn profile(&self, ctx: &Context, record: RecordId) -> ServiceResult<Profile> {
+        let rec = self.record(ctx, record)?;
+        let patient = self.read_one(ctx, record, rec.patient_item)?;
+        let decision = self.authorize(ctx, record, crate::authz::Operation::Read)?;
+        let blood_type = if decision.allows("lab-result", crate::authz::Operation::Read) {
+            let q = ItemQuery {
+                data_types: vec!["lab-result".into()],
+                code: Some(format!("{LOINC}|{BLOOD_TYPE_CODE}")),
+                limit: 1,
+                ..Default::default()
+            };
+            self.query(ctx, record, &q)?.items.into_iter().next()
+        } else {
+            None
+        };
+        Ok(Profile { patient, blood_type })
+    }
+
+    /// Saves the profile form: the Patient (merged; refused when it changed since the form was
+    /// shown) and the blood type, in one batch.
+    pub fn update_profile(&self, ctx: &Context, record: RecordId, update: &ProfileUpdate) -> ServiceResult<()> {
+        let p = self.profile(ctx, record)?;
+        if p.patient.meta.version != update.version {
+            return Err(ServiceError::VersionConflict(STALE.into()));
+        }
+        let form = form("demographics").ok_or_else(|| ServiceError::Internal("no demographics form".into()))?;
+        let base = parse_body(&p.patient.meta, p.patient.body.as_deref())?;
+        let mut resource = form.apply(&update.values, &base).map_err(ServiceError::Invalid)?;
+        set_contacts(&mut resource, &update.contacts);
+        let mut requests = Vec::new();
+        if resource != base {
+            requests.push(ItemRequest::Update {
+                id: p.patient.meta.id,
+                expected_version: Some(update.version),
+                resource,
+                envelope: envelope_of(&p.patient.meta, p.patient.meta.blobs.clone()),
+            });
+        }
+        let current = p
+            .blood_type
+            .as_ref()
+            .and_then(|i| i.body.as_deref())
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok());
+        let current_code = current.as_ref().and_then(blood_type_of).unwrap_or_default();
+        match (update.blood_type.as_deref(), &p.blood_type) {
+            (Some(code), _) if code == current_code => {}
+            (Some(""), Some(item)) => requests.push(ItemRequest::Delete {
+                id: item.meta.id,
+                expected_version: Some(item.meta.version),
+            }),
+            (Some(code), existing) => {
+                let today = self.now().to_rfc3339().get(0..10).unwrap_or_default().to_string();
+                let resource = blood_type_resource(current.as_ref(), code, &today, p.patient.meta.id)
+                    .ok_or_else(|| ServiceError::invalid("value", "blood_type", "Choose one of the blood types."))?;
+                requests.push(match existing {
+                    Some(item) => ItemRequest::Update {
+                        id: item.meta.id,
+                        expected_version: Some(item.meta.version),
+                        resource,
+                        envelope: envelope_of(&item.meta, item.meta.blobs.clone()),
+                    },
+                    None => ItemRequest::Create {
+                        id: None,
+                        resource,
+                        envelope: Default::default(),
+                    },
+                });
+            }
+            (None, _) => {}
+        }
+        if requests.is_empty() {
+            return Ok(());
+        }
+        self.write(ctx, record, requests).map_err(|e| match e {
+            ServiceError::VersionConflict(_) => ServiceError::VersionConflict(STALE.into()),
+            e => on_fields(form, e),
+        })?;
+        Ok(())
     }
 }
 

@@ -14,6 +14,8 @@
 //! before a write is then refused (a stale version, a rule) stays in the blob store unreferenced:
 //! harmless, because blobs are content-addressed, and left for a blob sweep.
 //!
+//! [`upload`] is a file uploaded from the web app: a new DocumentReference holding it.
+//!
 //! Reads hand back a [`FileContent`], which only these services construct (after the one
 //! authorisation check and the audited item read), and [`Services::open_content`] streams it,
 //! whole or a byte range.
@@ -21,6 +23,7 @@
 pub mod attachment;
 pub mod binary;
 pub mod media_type;
+pub mod upload;
 
 use std::io::{self, Read};
 

@@ -7,7 +7,7 @@
 //! token may reach is decided in the services; see `docs/fhir-files.md`.
 
 mod range;
-mod stream;
+pub(crate) mod stream;
 
 use std::time::{Duration, UNIX_EPOCH};
 

@@ -121,7 +121,7 @@ pub async fn revoke(
     let svc = state.services.clone();
     let me = person.account();
     match blocking(move || svc.revoke_consent(me, &app, id, granted_by)).await {
-        Ok(()) => Redirect::to(&format!("/records/{id}?notice=revoked")).into_response(),
+        Ok(()) => Redirect::to(&format!("/records/{id}/settings?notice=revoked")).into_response(),
         Err(e @ (ServiceError::NotFound(_) | ServiceError::Forbidden(_))) => {
             let why = render::words_of(&e);
             record::record_page(

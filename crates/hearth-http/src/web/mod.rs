@@ -1,12 +1,18 @@
 //! The server-rendered pages people use: sign-up, sign-in, two-factor, password reset, account
-//! security, records, authorised apps and the OAuth consent page. HTML from askama templates
-//! (`templates/`, auto-escaped) in one layout, one style sheet, no scripts.
+//! security, records and their health data, authorised apps and the OAuth consent page. HTML
+//! from askama templates (`templates/`, auto-escaped) in one layout, one style sheet, no scripts.
 //!
 //! - [`headers`]: the security headers of every response.
 //! - [`session`]: the session cookie, the signed-in person, CSRF tokens, the client address.
 //! - [`form`]: submitted forms. [`render`]: pages, messages, errors for people.
 //! - [`signup`], [`signin`], [`password`], [`account`]: signing up, in and out, resets, security.
 //! - [`records`], [`record`], [`apps`]: records, one record's settings, its authorised apps.
+//! - [`record_nav`]: the sub-navigation of a record's pages and what each loads first.
+//! - [`home`]: a record's home. [`data`]: its data types and one type's chart and table
+//!   ([`chart`], [`series`]). [`entry`]: adding, editing, deleting, restoring items.
+//!   [`item`]: one item, its envelope, origin and versions. [`files`]: upload, download,
+//!   previews. [`profile`]: demographics, emergency contacts, blood type, picture.
+//!   [`describe`]: an item in a line.
 //! - [`consent`]: `GET`/`POST /oauth/authorize`. [`assets`]: the style sheet.
 //!
 //! Every POST form carries a `csrf` field; see [`session`].
@@ -14,18 +20,29 @@
 pub mod account;
 pub mod apps;
 pub mod assets;
+pub mod chart;
 pub mod consent;
+pub mod data;
+pub mod describe;
+pub mod entry;
+pub mod files;
 pub mod form;
 pub mod headers;
+pub mod home;
+pub mod item;
 pub mod password;
+pub mod profile;
 pub mod record;
+pub mod record_nav;
 pub mod records;
+pub mod series;
 pub mod render;
 pub mod session;
 pub mod signin;
 pub mod signup;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::AppState;
@@ -57,7 +74,31 @@ pub fn routes() -> Router<AppState> {
         .route("/account/two-factor/disable", post(account::disable_two_factor))
         .route("/account/sign-out-everywhere", post(signin::sign_out_everywhere))
         .route("/records", get(records::list).post(records::create))
-        .route("/records/{id}", get(record::show))
+        .route("/records/{id}", get(home::show))
+        .route("/records/{id}/settings", get(record::show))
+        .route("/records/{id}/data", get(data::types))
+        .route("/records/{id}/data/{type}", get(data::show_type))
+        .route(
+            "/records/{id}/data/{type}/new",
+            get(entry::new_form).post(entry::create),
+        )
+        .route("/records/{id}/items/{item}", get(item::show))
+        .route(
+            "/records/{id}/items/{item}/edit",
+            get(entry::edit_form).post(entry::update),
+        )
+        .route("/records/{id}/items/{item}/delete", post(entry::delete))
+        .route("/records/{id}/items/{item}/restore", post(entry::restore))
+        .route("/records/{id}/items/{item}/versions/{v}", get(item::version))
+        .route("/records/{id}/items/{item}/download", get(files::download))
+        .route("/records/{id}/items/{item}/view", get(files::view))
+        .route(
+            "/records/{id}/files",
+            get(files::list)
+                .post(files::upload)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/records/{id}/profile", get(profile::show).post(profile::save))
         .route("/records/{id}/rename", post(record::rename))
         .route(
             "/records/{id}/picture",

@@ -1,9 +1,10 @@
 //! One record's settings page (healthvault.md §2): its name, picture (the Patient's `photo`,
 //! FHIR R4 Attachment), the apps authorised on it, leaving it and deleting it.
 //!
-//! - `GET /records/{id}`
+//! - `GET /records/{id}/settings`
 //! - `POST /records/{id}/rename` (`name`, `csrf`)
-//! - `POST /records/{id}/picture` (multipart: `picture`, `csrf`); `GET /records/{id}/picture`
+//! - `POST /records/{id}/picture` (multipart: `picture`, `csrf`, and `back` = `profile` to
+//!   return to the profile page); `GET /records/{id}/picture`
 //! - `POST /records/{id}/leave` (`csrf`): refused for the last custodian
 //! - `POST /records/{id}/delete` (`confirm` = the record's name, `csrf`): custodians only
 //!
@@ -19,6 +20,7 @@ use hearth_domain::{AccessLevel, RecordId};
 
 use super::apps::{AppRow, app_rows};
 use super::form::FormFields;
+use super::record_nav::{RecordNav, Section};
 use super::records::{access_label, relationship_label};
 use super::render::{self, FieldErrors, blocking};
 use super::session::{Person, csrf_refused};
@@ -28,6 +30,7 @@ use crate::AppState;
 #[template(path = "record.html")]
 struct RecordPage {
     layout: render::Layout,
+    nav: RecordNav,
     csrf: String,
     id: String,
     name: String,
@@ -84,7 +87,7 @@ pub fn image_type(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// The record's picture if it is an image of the type it claims (blocking).
-fn picture_of(svc: &Services, ctx: &Context, id: RecordId) -> ServiceResult<Option<(&'static str, Vec<u8>)>> {
+pub fn picture_of(svc: &Services, ctx: &Context, id: RecordId) -> ServiceResult<Option<(&'static str, Vec<u8>)>> {
     Ok(svc
         .record_picture(ctx, id)?
         .and_then(|(claimed, bytes)| image_type(&bytes).filter(|t| *t == claimed).map(|t| (t, bytes))))
@@ -135,6 +138,7 @@ pub async fn record_page(
         status,
         &RecordPage {
             layout: person.layout(&record.display_name),
+            nav: RecordNav::new(&record, &access, Section::Settings),
             csrf: person.csrf(),
             id: record.id.to_string(),
             name: record.display_name,
@@ -216,7 +220,7 @@ pub async fn rename(
     let svc = state.services.clone();
     let ctx = Context::person(person.account());
     match blocking(move || svc.rename_record(&ctx, id, &name)).await {
-        Ok(_) => Redirect::to(&format!("/records/{id}?notice=renamed")).into_response(),
+        Ok(_) => Redirect::to(&format!("/records/{id}/settings?notice=renamed")).into_response(),
         Err(e) => refused(&state, &person, id, e, &["name"]).await,
     }
 }
@@ -231,6 +235,7 @@ pub async fn upload_picture(
         return not_found(&person);
     };
     let mut csrf = String::new();
+    let mut back = String::new();
     let mut picture: Option<Vec<u8>> = None;
     loop {
         match multipart.next_field().await {
@@ -238,6 +243,7 @@ pub async fn upload_picture(
                 let name = field.name().unwrap_or("").to_string();
                 let read = match name.as_str() {
                     "csrf" => field.text().await.map(|t| csrf = t),
+                    "back" => field.text().await.map(|t| back = t),
                     "picture" => field.bytes().await.map(|b| picture = Some(b.to_vec())),
                     _ => Ok(()),
                 };
@@ -283,7 +289,10 @@ pub async fn upload_picture(
     let svc = state.services.clone();
     let ctx = Context::person(person.account());
     match blocking(move || svc.set_record_picture(&ctx, id, content_type, &bytes)).await {
-        Ok(()) => Redirect::to(&format!("/records/{id}?notice=picture")).into_response(),
+        Ok(()) if back == "profile" => {
+            Redirect::to(&format!("/records/{id}/profile?notice=picture")).into_response()
+        }
+        Ok(()) => Redirect::to(&format!("/records/{id}/settings?notice=picture")).into_response(),
         Err(e) => refused(&state, &person, id, e, &["picture"]).await,
     }
 }

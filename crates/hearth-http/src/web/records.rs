@@ -3,7 +3,7 @@
 //!
 //! - `GET /records`: name, relationship and access level of each record.
 //! - `POST /records` (`name`, `relationship` from [`Relationship::ALL`], `csrf`): creates a record
-//!   with the person as its custodian, then shows its settings.
+//!   with the person as its custodian, then shows its settings (`/records/{id}/settings`).
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -205,7 +205,7 @@ pub async fn create(State(state): State<AppState>, person: Person, form: FormFie
     match blocking(move || svc.create_record(&Context::person(account), account, &name, relationship, None))
         .await
     {
-        Ok(record) => Redirect::to(&format!("/records/{}?notice=created", record.id)).into_response(),
+        Ok(record) => Redirect::to(&format!("/records/{}/settings?notice=created", record.id)).into_response(),
         Err(ServiceError::Invalid(issues)) => {
             let (errors, alert) = FieldErrors::split(&issues, &["name", "relationship"]);
             records_page(
