@@ -12,6 +12,7 @@ use hearth_domain::{Item, ItemId, ItemMeta, ItemQuery, ItemState, RecordId};
 
 use super::profile::{BLOOD_TYPE_CODE, ContactRow, blood_type_of, blood_type_resource, set_contacts};
 use super::{EntryForm, Values, form};
+use crate::authz::Operation;
 use crate::files::{envelope_of, parse_body};
 use crate::{Context, ItemRequest, ServiceError, ServiceResult, Services, WriteOutcome};
 
@@ -58,6 +59,7 @@ impl Services {
         values: &Values,
     ) -> ServiceResult<ItemMeta> {
         let item = self.read_one(ctx, record, id)?;
+        self.permit(ctx, record, &item.meta.data_type, Operation::Update)?;
         if item.meta.state == ItemState::Deleted {
             return Err(ServiceError::Conflict(
                 "This item is deleted; restore it before changing it.".into(),
@@ -116,8 +118,8 @@ impl Services {
     pub fn profile(&self, ctx: &Context, record: RecordId) -> ServiceResult<Profile> {
         let rec = self.record(ctx, record)?;
         let patient = self.read_one(ctx, record, rec.patient_item)?;
-        let decision = self.authorize(ctx, record, crate::authz::Operation::Read)?;
-        let blood_type = if decision.allows("lab-result", crate::authz::Operation::Read) {
+        let decision = self.authorize(ctx, record, Operation::Read)?;
+        let blood_type = if decision.allows("lab-result", Operation::Read) {
             let q = ItemQuery {
                 data_types: vec!["lab-result".into()],
                 code: Some(format!("{LOINC}|{BLOOD_TYPE_CODE}")),
@@ -134,6 +136,7 @@ impl Services {
     /// Saves the profile form: the Patient (merged; refused when it changed since the form was
     /// shown) and the blood type, in one batch.
     pub fn update_profile(&self, ctx: &Context, record: RecordId, update: &ProfileUpdate) -> ServiceResult<()> {
+        self.permit(ctx, record, "demographics", Operation::Update)?;
         let p = self.profile(ctx, record)?;
         if p.patient.meta.version != update.version {
             return Err(ServiceError::VersionConflict(STALE.into()));

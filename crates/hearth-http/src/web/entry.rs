@@ -46,6 +46,8 @@ pub struct FieldView {
     pub required: bool,
     pub options: Vec<OptionView>,
     pub error: Option<String>,
+    /// The ids of the hint and the error, for `aria-describedby` (empty for none).
+    pub described_by: String,
     pub numeric: bool,
 }
 
@@ -88,8 +90,18 @@ pub fn field_views(form: &EntryForm, values: &Values, errors: &FieldErrors, pref
                 }
                 ("select", options)
             };
+            let id = format!("{prefix}{}", f.name);
+            let error = errors.get(f.name).map(str::to_string);
+            let mut described = Vec::new();
+            if !f.hint.is_empty() {
+                described.push(format!("{id}-hint"));
+            }
+            if error.is_some() {
+                described.push(format!("{id}-error"));
+            }
             FieldView {
-                id: format!("{prefix}{}", f.name),
+                described_by: described.join(" "),
+                id,
                 name: f.name.to_string(),
                 label: f.label.to_string(),
                 hint: f.hint.to_string(),
@@ -97,7 +109,7 @@ pub fn field_views(form: &EntryForm, values: &Values, errors: &FieldErrors, pref
                 html_type: f.input.html_type(&value),
                 required: f.required,
                 options,
-                error: errors.get(f.name).map(str::to_string),
+                error,
                 numeric: matches!(f.input, Input::Decimal | Input::Integer),
                 value,
             }

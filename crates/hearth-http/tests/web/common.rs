@@ -9,11 +9,14 @@ use hearth_core::auth::{AuthSettings, OutboxMailer};
 use hearth_domain::Timestamp;
 use hearth_domain::time::ManualClock;
 use hearth_http::{AppState, serve};
-use hearth_store::LocalBlobStore;
+use hearth_store::{LocalBlobStore, Store};
 use hearth_store_sqlite::SqliteStore;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use tokio::net::TcpListener;
+
+#[path = "../../../hearth-store-postgres/tests/common/mod.rs"]
+mod pg;
 
 pub const PASSWORD: &str = "plum-kettle-orbit-7-sandal";
 pub const NEW_PASSWORD: &str = "violet-harbour-cactus-42-lantern";
@@ -32,7 +35,12 @@ impl TestServer {
     /// A server whose public address is its own http address, or `https://hearth.test` with `tls`.
     pub async fn start(tls: bool) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("hearth.db")).unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path().join("hearth.db")).unwrap());
+        TestServer::start_with(dir, store, tls).await
+    }
+
+    /// A server on `store`, keeping blobs and mail in `dir`.
+    pub async fn start_with(dir: tempfile::TempDir, store: Arc<dyn Store>, tls: bool) -> TestServer {
         let blobs = LocalBlobStore::open_dir(dir.path().join("blobs")).unwrap();
         let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000_000)));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -50,7 +58,7 @@ impl TestServer {
         let mailer =
             OutboxMailer::new(dir.path().join("outbox"), "Hearth <hearth@localhost>".into()).unwrap();
         let services = Arc::new(
-            Services::new(Arc::new(store), Arc::new(blobs), clock.clone())
+            Services::new(store, Arc::new(blobs), clock.clone())
                 .with_auth(settings, Arc::new(mailer)),
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -95,6 +103,50 @@ impl TestServer {
             t.await.unwrap().unwrap();
         }
     }
+}
+
+/// Runs `body` against a server on SQLite and, when `HEARTH_TEST_POSTGRES_URL` is set, on
+/// PostgreSQL (a scratch database each). The stores are opened and dropped outside the runtime:
+/// a PostgreSQL pool must not be dropped on a runtime thread.
+pub fn on_each_backend(body: impl AsyncFn(&TestServer)) {
+    for postgres in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, guard): (Arc<dyn Store>, _) = if postgres {
+            let Some((guard, url)) = pg::scratch() else {
+                continue;
+            };
+            (
+                Arc::new(hearth_store_postgres::PostgresStore::connect(&url).unwrap()),
+                Some(guard),
+            )
+        } else {
+            (
+                Arc::new(SqliteStore::open(dir.path().join("hearth.db")).unwrap()),
+                None,
+            )
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let services = rt.block_on(async {
+            let s = TestServer::start_with(dir, store.clone(), false).await;
+            body(&s).await;
+            let services = s.services.clone();
+            s.stop().await;
+            services
+        });
+        drop(rt);
+        drop(services);
+        drop(store);
+        drop(guard);
+    }
+}
+
+/// Runs a blocking call (the services on PostgreSQL) from a test body of [`on_each_backend`].
+pub fn sync<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
 }
 
 /// A browser: keeps cookies, does not follow redirects (the tests look at them).

@@ -188,7 +188,7 @@ async fn oauth_consent_from_sign_in_to_the_redirect_with_code_state_and_iss() {
     assert_eq!(param(&q, "iss"), Some(s.public_url.as_str()));
 
     // The grant shows on the record's page, and can be revoked there.
-    let settings = get(&c, &s, &format!("/records/{record}")).await;
+    let settings = get(&c, &s, &format!("/records/{record}/settings")).await;
     assert!(
         settings.body.contains("<h3>Growth Chart</h3>"),
         "{}",
@@ -207,9 +207,9 @@ async fn oauth_consent_from_sign_in_to_the_redirect_with_code_state_and_iss() {
             .any(|(k, v)| *k == "client_id" && *v == "growth-chart")
     );
     let revoked = post(&c, &s, &format!("/records/{record}/apps/revoke"), &revoke).await;
-    assert_eq!(revoked.location(), format!("/records/{record}?notice=revoked"));
+    assert_eq!(revoked.location(), format!("/records/{record}/settings?notice=revoked"));
     assert!(
-        get(&c, &s, &format!("/records/{record}"))
+        get(&c, &s, &format!("/records/{record}/settings"))
             .await
             .body
             .contains("No app may use this record.")

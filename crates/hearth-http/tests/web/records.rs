@@ -78,7 +78,7 @@ async fn records_create_rename_picture_leave_and_delete() {
         .location()
         .strip_prefix("/records/")
         .unwrap()
-        .strip_suffix("?notice=created")
+        .strip_suffix("/settings?notice=created")
         .unwrap()
         .to_string();
     let record_id: RecordId = id.parse().unwrap();
@@ -103,7 +103,7 @@ async fn records_create_rename_picture_leave_and_delete() {
         &[("name", "Rex the dog"), ("csrf", &csrf)],
     )
     .await;
-    assert_eq!(renamed.location(), format!("/records/{id}?notice=renamed"));
+    assert_eq!(renamed.location(), format!("/records/{id}/settings?notice=renamed"));
     let blank = post(
         &c,
         &s,
@@ -125,7 +125,7 @@ async fn records_create_rename_picture_leave_and_delete() {
     let saved = upload(&c, &s, &id, Some(&csrf), PNG).await;
     assert_eq!(
         saved.location(),
-        format!("/records/{id}?notice=picture"),
+        format!("/records/{id}/settings?notice=picture"),
         "{}",
         saved.body
     );
@@ -167,7 +167,7 @@ async fn records_create_rename_picture_leave_and_delete() {
             AccessLevel::View,
         )
         .unwrap();
-    let seen = get(&other, &s, &format!("/records/{id}")).await;
+    let seen = get(&other, &s, &format!("/records/{id}/settings")).await;
     assert_eq!(seen.status, StatusCode::OK);
     assert!(
         seen.body.contains("can view") && !seen.body.contains("/delete\""),
