@@ -109,7 +109,18 @@ fn measurement(
     let mut fields = vec![when("effectiveDateTime")];
     let code = match tests {
         Some(t) => {
-            fields.push(f("test", "Test", Input::Concept { system: LOINC, choices: t }, "code").req());
+            fields.push(
+                f(
+                    "test",
+                    "Test",
+                    Input::Concept {
+                        system: LOINC,
+                        choices: t,
+                    },
+                    "code",
+                )
+                .req(),
+            );
             loinc(t[0].code, t[0].label)
         }
         None => loinc(code.0, code.1),

@@ -93,7 +93,10 @@ pub fn show(input: &Input, v: &Value) -> String {
         Input::Concept { system, .. } => v
             .get("coding")
             .and_then(Value::as_array)
-            .and_then(|cs| cs.iter().find(|c| c.get("system").and_then(Value::as_str) == Some(system)))
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.get("system").and_then(Value::as_str) == Some(system))
+            })
             .and_then(|c| c.get("code"))
             .and_then(Value::as_str)
             .unwrap_or("")
@@ -150,8 +153,12 @@ pub fn parse(input: &Input, text: &str) -> Result<Option<Value>, String> {
     let v = match input {
         Input::Text | Input::LongText | Input::Phone => json!(t),
         Input::Date => json!(fhir_date(t).ok_or("Enter a date as YYYY-MM-DD (or YYYY-MM, or YYYY).")?),
-        Input::DateTime => json!(fhir_datetime(t).ok_or("Enter a date and time, e.g. 2026-01-15T08:30 (UTC).")?),
-        Input::Instant => json!(fhir_instant(t).ok_or("Enter a date and time, e.g. 2026-01-15T08:30 (UTC).")?),
+        Input::DateTime => {
+            json!(fhir_datetime(t).ok_or("Enter a date and time, e.g. 2026-01-15T08:30 (UTC).")?)
+        }
+        Input::Instant => {
+            json!(fhir_instant(t).ok_or("Enter a date and time, e.g. 2026-01-15T08:30 (UTC).")?)
+        }
         Input::Decimal => decimal(t).ok_or("Enter a number, e.g. 72.5.")?,
         Input::Integer => {
             let n: i64 = t.parse().map_err(|_| "Enter a whole number.")?;
@@ -203,7 +210,11 @@ pub fn decimal(t: &str) -> Option<Value> {
         Some((i, f)) => (i, Some(f)),
         None => (digits, None),
     };
-    let int = if int.is_empty() && frac.is_some() { "0" } else { int };
+    let int = if int.is_empty() && frac.is_some() {
+        "0"
+    } else {
+        int
+    };
     if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -283,7 +294,8 @@ fn fhir_instant_time(t: &str) -> Option<String> {
     let zone = if zone.is_empty() { "Z" } else { zone };
     let out = format!("{date}T{time}{zone}");
     let tb = time.as_bytes();
-    let shape = tb[2] == b':' && tb[5] == b':' && digits(&time[0..2]) && digits(&time[3..5]) && digits(&time[6..8]);
+    let shape =
+        tb[2] == b':' && tb[5] == b':' && digits(&time[0..2]) && digits(&time[3..5]) && digits(&time[6..8]);
     (shape && parse_fhir_datetime(&out).is_some()).then_some(out)
 }
 
@@ -306,9 +318,15 @@ mod tests {
     #[test]
     fn dates_and_times() {
         assert_eq!(fhir_datetime("2026-01-15T08:30").unwrap(), "2026-01-15T08:30:00Z");
-        assert_eq!(fhir_datetime("2026-01-15 08:30:05").unwrap(), "2026-01-15T08:30:05Z");
+        assert_eq!(
+            fhir_datetime("2026-01-15 08:30:05").unwrap(),
+            "2026-01-15T08:30:05Z"
+        );
         assert_eq!(fhir_datetime("2026-01").unwrap(), "2026-01");
-        assert_eq!(fhir_datetime("2026-01-15T08:30:00+02:00").unwrap(), "2026-01-15T08:30:00+02:00");
+        assert_eq!(
+            fhir_datetime("2026-01-15T08:30:00+02:00").unwrap(),
+            "2026-01-15T08:30:00+02:00"
+        );
         assert!(fhir_datetime("2026-02-30").is_none());
         assert!(fhir_datetime("15/01/2026").is_none());
         assert_eq!(fhir_instant("2026-01-15").unwrap(), "2026-01-15T00:00:00Z");

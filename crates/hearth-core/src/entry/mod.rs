@@ -154,7 +154,11 @@ impl EntryForm {
         let changed = |name: &str| submitted.get(name).is_some_and(|v| v.trim() != was(name));
         for f in &self.fields {
             if f.required && now(f.name).is_empty() {
-                let verb = if f.input.choices().is_empty() { "Enter" } else { "Choose" };
+                let verb = if f.input.choices().is_empty() {
+                    "Enter"
+                } else {
+                    "Choose"
+                };
                 issues.push(ValidationIssue::error(
                     "required",
                     f.name,
@@ -203,7 +207,11 @@ impl EntryForm {
         paths
             .iter()
             .find(|(_, p)| rest == *p || rest.starts_with(&format!("{p}.")))
-            .or_else(|| paths.iter().find(|(_, p)| !rest.is_empty() && p.starts_with(&rest)))
+            .or_else(|| {
+                paths
+                    .iter()
+                    .find(|(_, p)| !rest.is_empty() && p.starts_with(&rest))
+            })
             .map(|(n, _)| *n)
     }
 }

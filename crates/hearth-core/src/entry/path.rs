@@ -113,7 +113,7 @@ fn set_at(node: &mut Value, segs: &[Seg<'_>], new: Option<Value>) {
             }
         }
         Seg::Index(k, i) => {
-            if new.is_none() && !obj.get(k).is_some_and(|a| a.get(i).is_some()) {
+            if new.is_none() && obj.get(k).is_none_or(|a| a.get(i).is_none()) {
                 return;
             }
             let arr = array_at(obj, k);

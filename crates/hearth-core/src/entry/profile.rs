@@ -48,7 +48,10 @@ fn contact_name(c: &Value) -> String {
         .and_then(Value::as_array)
         .map(|g| g.iter().map(scalar_text).collect())
         .unwrap_or_default();
-    let family = n.and_then(|n| n.get("family")).map(scalar_text).unwrap_or_default();
+    let family = n
+        .and_then(|n| n.get("family"))
+        .map(scalar_text)
+        .unwrap_or_default();
     given
         .into_iter()
         .chain(std::iter::once(family))
@@ -115,7 +118,8 @@ pub fn set_contacts(patient: &mut Value, rows: &[ContactRow]) {
             }
         }
         if row.relationship.trim() != was.relationship {
-            let mut rel = json!({"coding": [{"system": CONTACT_ROLE, "code": "C", "display": "Emergency Contact"}]});
+            let mut rel =
+                json!({"coding": [{"system": CONTACT_ROLE, "code": "C", "display": "Emergency Contact"}]});
             if !row.relationship.trim().is_empty() {
                 rel["text"] = json!(row.relationship.trim());
             }
@@ -203,7 +207,10 @@ mod tests {
     fn a_blood_type_is_a_coded_lab_result() {
         let r = blood_type_resource(None, "278149003", "2026-01-01", ItemId::new()).unwrap();
         assert_eq!(blood_type_of(&r).as_deref(), Some("278149003"));
-        assert_eq!(hearth_domain::datatypes::registry().classify(&r).key, "lab-result");
+        assert_eq!(
+            hearth_domain::datatypes::registry().classify(&r).key,
+            "lab-result"
+        );
         assert!(hearth_fhir::validate_resource(&r).is_empty());
         assert!(blood_type_resource(None, "nope", "2026", ItemId::new()).is_none());
     }

@@ -49,7 +49,10 @@ pub fn shown(q: &Value) -> (String, String) {
 }
 
 fn component<'v>(res: &'v Value, code: &str) -> Option<&'v Value> {
-    res.get("component")?.as_array()?.iter().find(|c| has_loinc(c, code))
+    res.get("component")?
+        .as_array()?
+        .iter()
+        .find(|c| has_loinc(c, code))
 }
 
 fn has_loinc(c: &Value, code: &str) -> bool {
@@ -77,7 +80,11 @@ pub(super) fn show(form: &EntryForm, res: &Value, out: &mut super::Values) {
             put("unit", if u.is_empty() { canonical.to_string() } else { u });
         }
         Shape::BloodPressure => {
-            let part = |code| component(res, code).and_then(|c| c.get("valueQuantity")).map(shown);
+            let part = |code| {
+                component(res, code)
+                    .and_then(|c| c.get("valueQuantity"))
+                    .map(shown)
+            };
             let (sys, unit) = part(BP_SYSTOLIC).unwrap_or_default();
             let (dia, dia_unit) = part(BP_DIASTOLIC).unwrap_or_default();
             let unit = [unit, dia_unit]
@@ -92,7 +99,10 @@ pub(super) fn show(form: &EntryForm, res: &Value, out: &mut super::Values) {
         Shape::Result => {
             let (result, unit) = if let Some(q) = res.get("valueQuantity") {
                 let unit = q.get("unit").or_else(|| q.get("code")).map(scalar_text);
-                (q.get("value").map(scalar_text).unwrap_or_default(), unit.unwrap_or_default())
+                (
+                    q.get("value").map(scalar_text).unwrap_or_default(),
+                    unit.unwrap_or_default(),
+                )
             } else if let Some(s) = res.get("valueString").and_then(Value::as_str) {
                 (s.to_string(), String::new())
             } else {
@@ -105,7 +115,11 @@ pub(super) fn show(form: &EntryForm, res: &Value, out: &mut super::Values) {
     }
 }
 
-pub(super) fn apply(form: &EntryForm, s: &Submitted<'_>, res: &mut Value) -> Result<(), Vec<ValidationIssue>> {
+pub(super) fn apply(
+    form: &EntryForm,
+    s: &Submitted<'_>,
+    res: &mut Value,
+) -> Result<(), Vec<ValidationIssue>> {
     match form.shape {
         Shape::Plain => Ok(()),
         Shape::Measurement => measurement(form, s, res),
@@ -162,7 +176,10 @@ fn substance(form: &EntryForm, res: &Value) -> Option<Substance> {
         .get("code")
         .and_then(|c| c.get("coding"))
         .and_then(Value::as_array)
-        .and_then(|cs| cs.iter().find(|c| c.get("system").and_then(Value::as_str) == Some(LOINC)))
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("system").and_then(Value::as_str) == Some(LOINC))
+        })
         .and_then(|c| c.get("code"))
         .and_then(Value::as_str)?;
     Some(Substance::for_lipid_code(code))
@@ -234,7 +251,14 @@ fn measurement(form: &EntryForm, s: &Submitted<'_>, res: &mut Value) -> Result<(
         return Ok(());
     };
     let (unit, choices) = unit_of(form, s)?;
-    let q = stored(value, &unit, choices, &spec, substance(form, res), res.get("valueQuantity"));
+    let q = stored(
+        value,
+        &unit,
+        choices,
+        &spec,
+        substance(form, res),
+        res.get("valueQuantity"),
+    );
     let Some(obj) = res.as_object_mut() else {
         return Ok(());
     };

@@ -69,7 +69,9 @@ impl Services {
             return Err(ServiceError::VersionConflict(STALE.into()));
         }
         if item.meta.flags.read_only {
-            return Err(ServiceError::Conflict("This item is read-only; it cannot be changed.".into()));
+            return Err(ServiceError::Conflict(
+                "This item is read-only; it cannot be changed.".into(),
+            ));
         }
         let form = form(&item.meta.data_type).ok_or_else(|| {
             ServiceError::NotAllowed("items of this data type have no form to edit them".into())
@@ -135,13 +137,19 @@ impl Services {
 
     /// Saves the profile form: the Patient (merged; refused when it changed since the form was
     /// shown) and the blood type, in one batch.
-    pub fn update_profile(&self, ctx: &Context, record: RecordId, update: &ProfileUpdate) -> ServiceResult<()> {
+    pub fn update_profile(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        update: &ProfileUpdate,
+    ) -> ServiceResult<()> {
         self.permit(ctx, record, "demographics", Operation::Update)?;
         let p = self.profile(ctx, record)?;
         if p.patient.meta.version != update.version {
             return Err(ServiceError::VersionConflict(STALE.into()));
         }
-        let form = form("demographics").ok_or_else(|| ServiceError::Internal("no demographics form".into()))?;
+        let form =
+            form("demographics").ok_or_else(|| ServiceError::Internal("no demographics form".into()))?;
         let base = parse_body(&p.patient.meta, p.patient.body.as_deref())?;
         let mut resource = form.apply(&update.values, &base).map_err(ServiceError::Invalid)?;
         set_contacts(&mut resource, &update.contacts);
@@ -169,7 +177,9 @@ impl Services {
             (Some(code), existing) => {
                 let today = self.now().to_rfc3339().get(0..10).unwrap_or_default().to_string();
                 let resource = blood_type_resource(current.as_ref(), code, &today, p.patient.meta.id)
-                    .ok_or_else(|| ServiceError::invalid("value", "blood_type", "Choose one of the blood types."))?;
+                    .ok_or_else(|| {
+                        ServiceError::invalid("value", "blood_type", "Choose one of the blood types.")
+                    })?;
                 requests.push(match existing {
                     Some(item) => ItemRequest::Update {
                         id: item.meta.id,

@@ -32,7 +32,13 @@ fn sample(form: &EntryForm) -> Values {
 }
 
 fn prepared_type(resource: &Value) -> Result<String, Vec<crate::ValidationIssue>> {
-    prepare(resource.clone(), ItemId::new(), &EnvelopeFields::default(), Timestamp(0)).map(|p| p.content.data_type)
+    prepare(
+        resource.clone(),
+        ItemId::new(),
+        &EnvelopeFields::default(),
+        Timestamp(0),
+    )
+    .map(|p| p.content.data_type)
 }
 
 #[test]
@@ -75,7 +81,12 @@ fn required_and_unreadable_fields_are_named() {
     assert_eq!(at, vec!["when", "value"], "{issues:?}");
     v.insert("value".into(), String::new());
     let issues = form.apply(&v, &form.start(None)).unwrap_err();
-    assert!(issues.iter().any(|i| i.path == "value" && i.message == "Enter value."), "{issues:?}");
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.path == "value" && i.message == "Enter value."),
+        "{issues:?}"
+    );
     assert_eq!(form.field_for("Observation.valueQuantity.value"), Some("value"));
     assert_eq!(form.field_for("Observation.valueQuantity.code"), Some("unit"));
     assert_eq!(form.field_for("Observation.effectiveDateTime"), Some("when"));
@@ -108,7 +119,10 @@ fn values_typed_in_other_units_are_converted_and_kept() {
     assert_eq!(typed["valueQuantity"]["value"].to_string(), "165");
     assert_eq!(typed["valueQuantity"]["code"], "[lb_av]");
     let shown = weight.values(&r);
-    assert_eq!((shown["value"].as_str(), shown["unit"].as_str()), ("165", "[lb_av]"));
+    assert_eq!(
+        (shown["value"].as_str(), shown["unit"].as_str()),
+        ("165", "[lb_av]")
+    );
 
     let same = entered(weight, "72.50", "kg", &[]);
     assert_eq!(same["valueQuantity"]["value"].to_string(), "72.50");
@@ -121,7 +135,11 @@ fn values_typed_in_other_units_are_converted_and_kept() {
 
     let lipids = form("lipid-panel").unwrap();
     let r = entered(lipids, "1.7", "mmol/L", &[("test", "2571-8")]);
-    assert_eq!(r["valueQuantity"]["value"].to_string(), "151", "triglycerides: 88.57 mg/dL per mmol/L");
+    assert_eq!(
+        r["valueQuantity"]["value"].to_string(),
+        "151",
+        "triglycerides: 88.57 mg/dL per mmol/L"
+    );
     assert_eq!(r["code"]["coding"][0]["code"], "2571-8");
 
     let temperature = form("body-temperature").unwrap();
@@ -131,14 +149,26 @@ fn values_typed_in_other_units_are_converted_and_kept() {
 
     let hba1c = form("hba1c").unwrap();
     let r = entered(hba1c, "48", "mmol/mol", &[]);
-    assert_eq!((r["valueQuantity"]["value"].to_string().as_str(), r["valueQuantity"]["code"].as_str()), ("48", Some("mmol/mol")));
+    assert_eq!(
+        (
+            r["valueQuantity"]["value"].to_string().as_str(),
+            r["valueQuantity"]["code"].as_str()
+        ),
+        ("48", Some("mmol/mol"))
+    );
 }
 
 #[test]
 fn blood_pressure_has_two_components_and_an_optional_pulse() {
     let form = form("blood-pressure").unwrap();
     let mut v = Values::new();
-    for (k, x) in [("when", "2026-01-02T07:00"), ("systolic", "16"), ("diastolic", "10.6"), ("unit", "kPa"), ("pulse", "64")] {
+    for (k, x) in [
+        ("when", "2026-01-02T07:00"),
+        ("systolic", "16"),
+        ("diastolic", "10.6"),
+        ("unit", "kPa"),
+        ("pulse", "64"),
+    ] {
         v.insert(k.into(), x.into());
     }
     let r = form.apply(&v, &form.start(None)).unwrap();
@@ -152,7 +182,10 @@ fn blood_pressure_has_two_components_and_an_optional_pulse() {
     assert_eq!(c[1]["valueQuantity"]["value"].to_string(), "80");
     assert_eq!(c[2]["valueQuantity"]["value"].to_string(), "64");
     let shown = form.values(&r);
-    assert_eq!((shown["systolic"].as_str(), shown["unit"].as_str()), ("16", "kPa"));
+    assert_eq!(
+        (shown["systolic"].as_str(), shown["unit"].as_str()),
+        ("16", "kPa")
+    );
     // Clearing the pulse removes its component only.
     v.insert("pulse".into(), String::new());
     let r2 = form.apply(&v, &r).unwrap();
@@ -178,7 +211,10 @@ fn edits_keep_what_the_form_does_not_show() {
     v.insert("note".into(), "After breakfast.".into());
     let r = form.apply(&v, &stored).unwrap();
     assert_eq!(r["note"][0]["text"], "After breakfast.");
-    assert_eq!(r["effectiveDateTime"], "2026-01-02T09:30:00+02:00", "unchanged fields keep their text");
+    assert_eq!(
+        r["effectiveDateTime"], "2026-01-02T09:30:00+02:00",
+        "unchanged fields keep their text"
+    );
     assert_eq!(r["valueQuantity"]["value"].to_string(), "72.50");
     assert_eq!(r["device"]["display"], "Scale 3000");
     assert_eq!(r["extension"][0]["valueString"], "kept");

@@ -77,7 +77,11 @@ pub static CRITICALITY: &[Choice] = &[
     c("high", "High"),
     c("unable-to-assess", "Unable to assess"),
 ];
-pub static SEVERITY: &[Choice] = &[c("mild", "Mild"), c("moderate", "Moderate"), c("severe", "Severe")];
+pub static SEVERITY: &[Choice] = &[
+    c("mild", "Mild"),
+    c("moderate", "Moderate"),
+    c("severe", "Severe"),
+];
 pub static IMMUNIZATION_STATUS: &[Choice] = &[
     c("completed", "Given"),
     c("not-done", "Not given"),
@@ -103,7 +107,8 @@ pub static PRESCRIPTION_STATUS: &[Choice] = &[
     c("unknown", "Unknown"),
     c("entered-in-error", "Entered in error"),
 ];
-pub static PRESCRIPTION_INTENT: &[Choice] = &[c("order", "Order"), c("plan", "Plan"), c("proposal", "Proposal")];
+pub static PRESCRIPTION_INTENT: &[Choice] =
+    &[c("order", "Order"), c("plan", "Plan"), c("proposal", "Proposal")];
 pub static EVENT_STATUS: &[Choice] = &[
     c("completed", "Completed"),
     c("in-progress", "In progress"),

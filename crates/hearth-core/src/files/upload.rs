@@ -53,7 +53,11 @@ impl Services {
             })?),
             None => None,
         };
-        let data_type = if kind.is_some() { "clinical-document" } else { "file" };
+        let data_type = if kind.is_some() {
+            "clinical-document"
+        } else {
+            "file"
+        };
         let (patient, ct) = self.audited(ctx, Some(record), AuditAction::Write, || {
             let rec = self.record(ctx, record)?;
             self.permit(ctx, record, data_type, Operation::Create)?;
@@ -65,7 +69,10 @@ impl Services {
                     "Give the file a title (up to 300 characters).",
                 ));
             }
-            Ok((rec.patient_item, media_type::normalize(&file.content_type, "content type")?))
+            Ok((
+                rec.patient_item,
+                media_type::normalize(&file.content_type, "content type")?,
+            ))
         })?;
         let stored = self.audited(ctx, Some(record), AuditAction::Write, || self.store_upload(body))?;
         if stored.info.size == 0 {
@@ -87,7 +94,12 @@ impl Services {
         }
         resource["subject"] = json!({"reference": format!("Patient/{patient}")});
         resource["date"] = json!(self.now().to_rfc3339());
-        if let Some(d) = file.description.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        if let Some(d) = file
+            .description
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
             resource["description"] = json!(d);
         }
         resource["content"] = json!([{"attachment": Value::Object(attachment)}]);

@@ -181,7 +181,9 @@ pub fn build(id: &str, title: &str, unit: &str, series: Vec<Series>, bands: Vec<
                 .points
                 .iter()
                 .enumerate()
-                .map(|(k, (t, v))| format!("{}{},{}", if k == 0 { "M" } else { "L" }, fmt(x(t.0)), fmt(y(*v))))
+                .map(|(k, (t, v))| {
+                    format!("{}{},{}", if k == 0 { "M" } else { "L" }, fmt(x(t.0)), fmt(y(*v)))
+                })
                 .collect::<Vec<_>>()
                 .join(" ");
             let dots = if s.points.len() <= MAX_DOTS {
@@ -237,7 +239,11 @@ pub fn build(id: &str, title: &str, unit: &str, series: Vec<Series>, bands: Vec<
         names.join(" and "),
         first.get(0..10).unwrap_or(&first),
         last.get(0..10).unwrap_or(&last),
-        if downsampled { ", drawn as averages over time" } else { "" },
+        if downsampled {
+            ", drawn as averages over time"
+        } else {
+            ""
+        },
     );
     Some(Chart {
         id: id.to_string(),
@@ -294,10 +300,22 @@ mod tests {
 
     #[test]
     fn long_series_are_downsampled() {
-        let points: Vec<_> = (0..10_000).map(|i| (Timestamp(i * 1_000_000), (i % 7) as f64)).collect();
+        let points: Vec<_> = (0..10_000)
+            .map(|i| (Timestamp(i * 1_000_000), (i % 7) as f64))
+            .collect();
         let d = downsample(&points, MAX_POINTS);
         assert!(d.len() <= MAX_POINTS && d.len() > MAX_POINTS / 2);
-        let c = build("c", "Steps", "steps", vec![Series { label: "Steps".into(), points }], vec![]).unwrap();
+        let c = build(
+            "c",
+            "Steps",
+            "steps",
+            vec![Series {
+                label: "Steps".into(),
+                points,
+            }],
+            vec![],
+        )
+        .unwrap();
         assert!(c.downsampled && c.lines[0].dots.is_empty());
         assert_eq!(ticks(0.0, 10.0, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
     }

@@ -83,7 +83,9 @@ pub fn title_of(r: &Value) -> Option<String> {
     {
         return Some(format!("{found}: {c}"));
     }
-    if matches!(rt, "RelatedPerson" | "Patient") && r.get("name").and_then(|n| n.get(0)?.get("text")).is_none() {
+    if matches!(rt, "RelatedPerson" | "Patient")
+        && r.get("name").and_then(|n| n.get(0)?.get("text")).is_none()
+    {
         return Some(person_name(r));
     }
     Some(found)
@@ -156,7 +158,11 @@ pub fn value_of(r: &Value) -> String {
         .get("clinicalStatus")
         .and_then(|c| text_of(Some(c)))
         .or_else(|| r.get("status").and_then(Value::as_str).map(str::to_string))
-        .or_else(|| r.get("lifecycleStatus").and_then(Value::as_str).map(str::to_string));
+        .or_else(|| {
+            r.get("lifecycleStatus")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
     status.unwrap_or_default()
 }
 

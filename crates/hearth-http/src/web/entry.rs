@@ -167,7 +167,8 @@ fn entry_page(person: &Person, status: StatusCode, s: Shown<'_>) -> Response {
             None,
         ),
     };
-    let files_href = matches!(s.form.key(), "clinical-document" | "file").then(|| format!("/records/{id}/files"));
+    let files_href =
+        matches!(s.form.key(), "clinical-document" | "file").then(|| format!("/records/{id}/files"));
     render::page(
         status,
         &EntryPage {
@@ -198,18 +199,18 @@ fn no_form(person: &Person) -> Response {
 
 // ---- new items --------------------------------------------------------------------------------
 
-fn creatable(person: &Person, view: &RecordView, key: &str) -> Result<&'static EntryForm, Response> {
+fn creatable(person: &Person, view: &RecordView, key: &str) -> Result<&'static EntryForm, Box<Response>> {
     let Some(form) = entry::form(key) else {
-        return Err(no_form(person));
+        return Err(Box::new(no_form(person)));
     };
     if !view.may(key, Operation::Create) {
-        return Err(render::service_error(
+        return Err(Box::new(render::service_error(
             &ServiceError::Forbidden(format!(
                 "your access to this record does not allow adding {}",
                 form.data_type.name.to_lowercase()
             )),
             person.layout("Not allowed"),
-        ));
+        )));
     }
     Ok(form)
 }
@@ -235,7 +236,7 @@ pub async fn new_form(
     };
     let form = match creatable(&person, &view, &key) {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let shown = Shown {
         view: &view,
@@ -282,7 +283,7 @@ pub async fn create(
     };
     let form = match creatable(&person, &view, &key) {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let values = submitted(form, &fields);
     let svc = state.services.clone();
@@ -322,7 +323,12 @@ fn item_not_found(person: &Person) -> Response {
 }
 
 /// The record and one item in it (blocking).
-pub fn load_item(svc: &Services, ctx: &Context, id: RecordId, item: ItemId) -> ServiceResult<(RecordView, Item)> {
+pub fn load_item(
+    svc: &Services,
+    ctx: &Context,
+    id: RecordId,
+    item: ItemId,
+) -> ServiceResult<(RecordView, Item)> {
     let view = RecordView::load(svc, ctx, id)?;
     let item = svc.read_one(ctx, id, item)?;
     Ok((view, item))
@@ -351,9 +357,9 @@ fn values_of(form: &EntryForm, item: &Item) -> Values {
         .unwrap_or_default()
 }
 
-fn parse_ids(person: &Person, id: &str, item: &str) -> Result<(RecordId, ItemId), Response> {
-    let id = record_id(id).ok_or_else(|| super::record::not_found(person))?;
-    let item = item.parse().map_err(|_| item_not_found(person))?;
+fn parse_ids(person: &Person, id: &str, item: &str) -> Result<(RecordId, ItemId), Box<Response>> {
+    let id = record_id(id).ok_or_else(|| Box::new(super::record::not_found(person)))?;
+    let item = item.parse().map_err(|_| Box::new(item_not_found(person)))?;
     Ok((id, item))
 }
 
@@ -372,7 +378,7 @@ pub async fn edit_form(
 ) -> Response {
     let (id, item) = match parse_ids(&person, &id, &item) {
         Ok(v) => v,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let svc = state.services.clone();
     let ctx = Context::person(person.account());
@@ -414,7 +420,7 @@ pub async fn update(
 ) -> Response {
     let (id, item_id) = match parse_ids(&person, &id, &item_id) {
         Ok(v) => v,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     if !person.csrf_ok(fields.get("csrf")) {
         return csrf_refused();
@@ -431,13 +437,25 @@ pub async fn update(
     save(state, person, id, item_id, version, fields).await
 }
 
-async fn save(state: AppState, person: Person, id: RecordId, item_id: ItemId, version: u32, fields: FormFields) -> Response {
+async fn save(
+    state: AppState,
+    person: Person,
+    id: RecordId,
+    item_id: ItemId,
+    version: u32,
+    fields: FormFields,
+) -> Response {
     let svc = state.services.clone();
     let ctx = Context::person(person.account());
     let saved = blocking(move || {
         let (view, item) = load_item(&svc, &ctx, id, item_id)?;
         let Some(form) = entry::form(&item.meta.data_type) else {
-            return Ok(Err((view, item, ServiceError::NotAllowed("no form".into()), Values::new())));
+            return Ok(Err((
+                view,
+                item,
+                ServiceError::NotAllowed("no form".into()),
+                Values::new(),
+            )));
         };
         let values = submitted(form, &fields);
         match svc.update_entry(&ctx, id, item_id, version, &values) {
@@ -496,7 +514,7 @@ async fn state_change(
 ) -> Response {
     let (id, item) = match parse_ids(&person, &ids.0, &ids.1) {
         Ok(v) => v,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     if !person.csrf_ok(fields.get("csrf")) {
         return csrf_refused();
@@ -512,17 +530,27 @@ async fn state_change(
             ));
         }
         let request = if restore {
-            ItemRequest::Restore { id: item, expected_version }
+            ItemRequest::Restore {
+                id: item,
+                expected_version,
+            }
         } else {
-            ItemRequest::Delete { id: item, expected_version }
+            ItemRequest::Delete {
+                id: item,
+                expected_version,
+            }
         };
         svc.write(&ctx, id, vec![request])?;
         Ok(current.meta.data_type)
     })
     .await;
     match done {
-        Ok(_) if restore => Redirect::to(&format!("/records/{id}/items/{item}?notice=restored")).into_response(),
-        Ok(data_type) => Redirect::to(&format!("/records/{id}/data/{data_type}?notice=deleted")).into_response(),
+        Ok(_) if restore => {
+            Redirect::to(&format!("/records/{id}/items/{item}?notice=restored")).into_response()
+        }
+        Ok(data_type) => {
+            Redirect::to(&format!("/records/{id}/data/{data_type}?notice=deleted")).into_response()
+        }
         Err(ServiceError::VersionConflict(_)) => render::message(
             StatusCode::CONFLICT,
             person.layout("Changed"),

@@ -105,8 +105,16 @@ fn row(record: RecordId, item: &Item) -> FileRow {
         .as_deref()
         .and_then(|b| serde_json::from_str(b).ok())
         .unwrap_or(Value::Null);
-    let a = r.get("content").and_then(|c| c.get(0)).and_then(|c| c.get("attachment"));
-    let text = |k: &str| a.and_then(|a| a.get(k)).and_then(Value::as_str).unwrap_or("").to_string();
+    let a = r
+        .get("content")
+        .and_then(|c| c.get(0))
+        .and_then(|c| c.get("attachment"));
+    let text = |k: &str| {
+        a.and_then(|a| a.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let ct = text("contentType");
     let size = item
         .meta
@@ -221,7 +229,11 @@ pub async fn list(
     let Some(id) = record_id(&id) else {
         return super::record::not_found(&person);
     };
-    let notice = q.notice.as_deref().filter(|n| *n == "uploaded").map(|_| "The file is saved.");
+    let notice = q
+        .notice
+        .as_deref()
+        .filter(|n| *n == "uploaded")
+        .map(|_| "The file is saved.");
     let draft = Draft {
         title: String::new(),
         kind: String::new(),
@@ -247,7 +259,10 @@ fn content_type_of(declared: Option<&str>, file_name: &str) -> String {
     if let Some(d) = declared.filter(|d| !d.is_empty() && *d != "application/octet-stream") {
         return d.to_string();
     }
-    let ext = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "pdf" => "application/pdf",
         "png" => "image/png",
@@ -363,9 +378,10 @@ pub async fn upload(
                     }
                 }
                 drop(tx);
-                result = Some(task.await.unwrap_or_else(|e| {
-                    Err(ServiceError::Internal(format!("the upload task failed: {e}")))
-                }));
+                result =
+                    Some(task.await.unwrap_or_else(|e| {
+                        Err(ServiceError::Internal(format!("the upload task failed: {e}")))
+                    }));
             }
             _ => {}
         }
@@ -384,7 +400,9 @@ pub async fn upload(
     };
     let (status, errors, alert) = match result {
         Some(Ok(_)) => return Redirect::to(&format!("/records/{id}/files?notice=uploaded")).into_response(),
-        Some(Err(e @ (ServiceError::NotFound(_) | ServiceError::Internal(_) | ServiceError::Unavailable(_)))) => {
+        Some(Err(
+            e @ (ServiceError::NotFound(_) | ServiceError::Internal(_) | ServiceError::Unavailable(_)),
+        )) => {
             return failed(&person, &e, "Files");
         }
         Some(Err(e)) => refused(e),
@@ -525,15 +543,26 @@ async fn serve_file(state: AppState, person: Person, ids: (String, String), inli
         header::CONTENT_DISPOSITION,
         disposition(if inline { "inline" } else { "attachment" }, &o.title),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     res
 }
 
-pub async fn download(State(state): State<AppState>, person: Person, Path(ids): Path<(String, String)>) -> Response {
+pub async fn download(
+    State(state): State<AppState>,
+    person: Person,
+    Path(ids): Path<(String, String)>,
+) -> Response {
     serve_file(state, person, ids, false).await
 }
 
-pub async fn view(State(state): State<AppState>, person: Person, Path(ids): Path<(String, String)>) -> Response {
+pub async fn view(
+    State(state): State<AppState>,
+    person: Person,
+    Path(ids): Path<(String, String)>,
+) -> Response {
     serve_file(state, person, ids, true).await
 }
 
@@ -545,7 +574,10 @@ mod tests {
     fn names_types_and_sizes() {
         assert_eq!(ascii_name("Lab résumé 2026.pdf"), "Lab r_sum_ 2026.pdf");
         assert_eq!(ascii_name("\"/"), "__");
-        assert_eq!(content_type_of(Some("application/octet-stream"), "scan.PDF"), "application/pdf");
+        assert_eq!(
+            content_type_of(Some("application/octet-stream"), "scan.PDF"),
+            "application/pdf"
+        );
         assert_eq!(content_type_of(Some("image/png"), "x"), "image/png");
         assert_eq!(size_text(14_200), "14.2 KB");
         assert_eq!(

@@ -82,7 +82,9 @@ fn code_at<'v>(r: &'v Value, field: &str) -> Option<&'v str> {
 fn active_condition(r: &Value) -> bool {
     match code_at(r, "clinicalStatus") {
         Some(c) => matches!(c, "active" | "recurrence" | "relapse"),
-        None => !r.as_object().is_some_and(|o| o.keys().any(|k| k.starts_with("abatement"))),
+        None => !r
+            .as_object()
+            .is_some_and(|o| o.keys().any(|k| k.starts_with("abatement"))),
     }
 }
 
@@ -119,7 +121,11 @@ fn load(svc: &Services, ctx: &Context, id: RecordId) -> ServiceResult<Loaded> {
     let adds = |key: &str| view.may(key, Operation::Create);
     let mut vitals = Vec::new();
     for key in VITALS.iter().copied().filter(|k| reads(k)) {
-        let latest = svc.query(ctx, id, &query(&[key], 1))?.items.first().map(summarize);
+        let latest = svc
+            .query(ctx, id, &query(&[key], 1))?
+            .items
+            .first()
+            .map(summarize);
         vitals.push(Vital {
             key,
             name: registry().get(key).map_or(key, |d| d.name),

@@ -109,7 +109,10 @@ impl Names {
     fn person(&mut self, svc: &Services, id: AccountId) -> String {
         self.people
             .entry(id)
-            .or_insert_with(|| svc.account(id).map_or_else(|_| "a former member".into(), |a| a.display_name))
+            .or_insert_with(|| {
+                svc.account(id)
+                    .map_or_else(|_| "a former member".into(), |a| a.display_name)
+            })
             .clone()
     }
 
@@ -165,7 +168,10 @@ fn envelope(svc: &Services, names: &mut Names, m: &ItemMeta) -> Vec<Fact> {
         fact("Relevant until", date_text(end));
     }
     fact("Version", format!("{} ({})", m.version, state_word(m.state)));
-    fact("Added", format!("{} by {}", when(m.created.at), names.of(svc, &m.created)));
+    fact(
+        "Added",
+        format!("{} by {}", when(m.created.at), names.of(svc, &m.created)),
+    );
     if m.version > 1 {
         fact(
             "Last changed",
@@ -198,7 +204,9 @@ fn envelope(svc: &Services, names: &mut Names, m: &ItemMeta) -> Vec<Fact> {
 fn local_link(record: RecordId, reference: &str) -> Option<String> {
     let (_, id) = reference.split_once('/')?;
     let id = id.split('/').next()?;
-    id.parse::<ItemId>().ok().map(|i| format!("/records/{record}/items/{i}"))
+    id.parse::<ItemId>()
+        .ok()
+        .map(|i| format!("/records/{record}/items/{i}"))
 }
 
 fn reference_text(r: &Value) -> Option<(String, Option<String>)> {
@@ -212,7 +220,13 @@ fn reference_text(r: &Value) -> Option<(String, Option<String>)> {
 }
 
 /// Where the item came from: Provenance resources naming it, its device, linked items.
-fn origins(svc: &Services, ctx: &Context, view: &RecordView, item: &Item, resource: &Value) -> ServiceResult<Vec<Origin>> {
+fn origins(
+    svc: &Services,
+    ctx: &Context,
+    view: &RecordView,
+    item: &Item,
+    resource: &Value,
+) -> ServiceResult<Vec<Origin>> {
     let record = view.record.id;
     let mut out = Vec::new();
     if let Some((text, r)) = resource.get("device").and_then(reference_text) {
@@ -235,19 +249,20 @@ fn origins(svc: &Services, ctx: &Context, view: &RecordView, item: &Item, resour
             ..Default::default()
         };
         for p in svc.query(ctx, record, &q)?.items {
-            let Some(body) = p.body.as_deref().and_then(|b| serde_json::from_str::<Value>(b).ok()) else {
+            let Some(body) = p
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<Value>(b).ok())
+            else {
                 continue;
             };
-            let names_it = body
-                .get("target")
-                .and_then(Value::as_array)
-                .is_some_and(|ts| {
-                    ts.iter().any(|t| {
-                        t.get("reference")
-                            .and_then(Value::as_str)
-                            .is_some_and(|r| r == target || r.starts_with(&format!("{target}/_history")))
-                    })
-                });
+            let names_it = body.get("target").and_then(Value::as_array).is_some_and(|ts| {
+                ts.iter().any(|t| {
+                    t.get("reference")
+                        .and_then(Value::as_str)
+                        .is_some_and(|r| r == target || r.starts_with(&format!("{target}/_history")))
+                })
+            });
             if !names_it {
                 continue;
             }
@@ -303,7 +318,11 @@ pub fn file_links(record: RecordId, item: &Item, resource: &Value) -> Option<Fil
         return None;
     }
     let a = resource.get("content")?.get(0)?.get("attachment")?;
-    let stored = item.meta.blobs.iter().any(|b| b.name == "DocumentReference.content[0].attachment");
+    let stored = item
+        .meta
+        .blobs
+        .iter()
+        .any(|b| b.name == "DocumentReference.content[0].attachment");
     if !stored && a.get("data").is_none() {
         return None;
     }

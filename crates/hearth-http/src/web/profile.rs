@@ -61,10 +61,15 @@ fn demographics() -> &'static EntryForm {
     entry::form("demographics").unwrap_or_else(|| unreachable!("the catalogue has demographics"))
 }
 
+/// What the page shows beyond the stored profile: a refused form's fields and what was said.
+#[derive(Default)]
 struct Draft {
     values: Option<Values>,
     contacts: Option<Vec<ContactRow>>,
     blood: Option<String>,
+    errors: FieldErrors,
+    alert: Option<String>,
+    notice: Option<&'static str>,
 }
 
 async fn profile_page(
@@ -73,10 +78,14 @@ async fn profile_page(
     id: RecordId,
     status: StatusCode,
     draft: Draft,
-    errors: FieldErrors,
-    alert: Option<String>,
-    notice: Option<&'static str>,
 ) -> Response {
+    let Draft {
+        errors,
+        alert,
+        notice,
+        ..
+    } = &draft;
+    let (errors, alert, notice) = (errors.clone(), alert.clone(), *notice);
     let svc = state.services.clone();
     let ctx = Context::person(person.account());
     let loaded = blocking(move || {
@@ -183,11 +192,10 @@ pub async fn show(
         _ => None,
     };
     let draft = Draft {
-        values: None,
-        contacts: None,
-        blood: None,
+        notice,
+        ..Default::default()
     };
-    profile_page(&state, &person, id, StatusCode::OK, draft, FieldErrors::default(), None, notice).await
+    profile_page(&state, &person, id, StatusCode::OK, draft).await
 }
 
 fn contact_rows(fields: &FormFields) -> Vec<ContactRow> {
@@ -227,13 +235,10 @@ pub async fn save(
         Ok(()) => Redirect::to(&format!("/records/{id}/profile?notice=saved")).into_response(),
         Err(e @ ServiceError::VersionConflict(_)) => {
             let draft = Draft {
-                values: None,
-                contacts: None,
-                blood: None,
+                alert: Some(render::words_of(&e)),
+                ..Default::default()
             };
-            let alert = Some(render::words_of(&e));
-            profile_page(&state, &person, id, StatusCode::CONFLICT, draft, FieldErrors::default(), alert, None)
-                .await
+            profile_page(&state, &person, id, StatusCode::CONFLICT, draft).await
         }
         Err(ServiceError::Invalid(issues)) => {
             let mut names: Vec<&str> = form.fields.iter().map(|f| f.name).collect();
@@ -243,9 +248,11 @@ pub async fn save(
                 values: Some(update.values),
                 contacts: Some(update.contacts.into_iter().filter(|c| !c.is_empty()).collect()),
                 blood: update.blood_type,
+                errors,
+                alert: alert.or_else(|| Some("Some fields need attention: see below.".into())),
+                notice: None,
             };
-            let alert = alert.or_else(|| Some("Some fields need attention: see below.".into()));
-            profile_page(&state, &person, id, StatusCode::BAD_REQUEST, draft, errors, alert, None).await
+            profile_page(&state, &person, id, StatusCode::BAD_REQUEST, draft).await
         }
         Err(e) => render::service_error(&e, person.layout("Profile")),
     }

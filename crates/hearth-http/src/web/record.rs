@@ -87,7 +87,11 @@ pub fn image_type(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// The record's picture if it is an image of the type it claims (blocking).
-pub fn picture_of(svc: &Services, ctx: &Context, id: RecordId) -> ServiceResult<Option<(&'static str, Vec<u8>)>> {
+pub fn picture_of(
+    svc: &Services,
+    ctx: &Context,
+    id: RecordId,
+) -> ServiceResult<Option<(&'static str, Vec<u8>)>> {
     Ok(svc
         .record_picture(ctx, id)?
         .and_then(|(claimed, bytes)| image_type(&bytes).filter(|t| *t == claimed).map(|t| (t, bytes))))

@@ -205,7 +205,9 @@ pub async fn create(State(state): State<AppState>, person: Person, form: FormFie
     match blocking(move || svc.create_record(&Context::person(account), account, &name, relationship, None))
         .await
     {
-        Ok(record) => Redirect::to(&format!("/records/{}/settings?notice=created", record.id)).into_response(),
+        Ok(record) => {
+            Redirect::to(&format!("/records/{}/settings?notice=created", record.id)).into_response()
+        }
         Err(ServiceError::Invalid(issues)) => {
             let (errors, alert) = FieldErrors::split(&issues, &["name", "relationship"]);
             records_page(

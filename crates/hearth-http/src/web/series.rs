@@ -80,11 +80,7 @@ impl Collector {
     fn canonical(&self, q: &Quantity, substance: Option<Substance>) -> Option<f64> {
         let spec = self.dt.unit?;
         let v = q.value?;
-        let unit = q
-            .code
-            .as_deref()
-            .or(q.unit.as_deref())
-            .unwrap_or(spec.canonical);
+        let unit = q.code.as_deref().or(q.unit.as_deref()).unwrap_or(spec.canonical);
         match (spec.dimension, substance) {
             (Dimension::Concentration(_), Some(s)) => convert_substance(v, unit, spec.canonical, s),
             _ => spec.convert(v, unit, spec.canonical),
@@ -119,7 +115,11 @@ impl Collector {
                         // A component without a unit is read as mmHg, as the data type's rules do.
                         let q = Quantity {
                             value: q.value,
-                            code: q.code.clone().or_else(|| q.unit.clone()).or_else(|| Some("mm[Hg]".into())),
+                            code: q
+                                .code
+                                .clone()
+                                .or_else(|| q.unit.clone())
+                                .or_else(|| Some("mm[Hg]".into())),
                             unit: None,
                         };
                         self.canonical(&q, None)
@@ -142,7 +142,11 @@ impl Collector {
             let name = r
                 .code
                 .as_ref()
-                .and_then(|c| c.text.clone().or_else(|| c.coding.iter().find_map(|x| x.display.clone())))
+                .and_then(|c| {
+                    c.text
+                        .clone()
+                        .or_else(|| c.coding.iter().find_map(|x| x.display.clone()))
+                })
                 .unwrap_or_else(|| code.clone());
             (name, Some(Substance::for_lipid_code(&code)))
         } else {
@@ -204,7 +208,10 @@ mod tests {
     fn readings_are_converted_and_split_into_series() {
         let weight = registry().get("weight").unwrap();
         let mut c = Collector::new(weight);
-        c.add(Timestamp(1), r#"{"valueQuantity":{"value":165,"code":"[lb_av]"}}"#);
+        c.add(
+            Timestamp(1),
+            r#"{"valueQuantity":{"value":165,"code":"[lb_av]"}}"#,
+        );
         c.add(Timestamp(2), r#"{"valueQuantity":{"value":70.5,"code":"kg"}}"#);
         c.add(Timestamp(3), r#"{"valueQuantity":{"value":70,"code":"cm"}}"#);
         let s = c.finish();

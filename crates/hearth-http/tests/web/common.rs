@@ -58,8 +58,7 @@ impl TestServer {
         let mailer =
             OutboxMailer::new(dir.path().join("outbox"), "Hearth <hearth@localhost>".into()).unwrap();
         let services = Arc::new(
-            Services::new(store, Arc::new(blobs), clock.clone())
-                .with_auth(settings, Arc::new(mailer)),
+            Services::new(store, Arc::new(blobs), clock.clone()).with_auth(settings, Arc::new(mailer)),
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(serve(

@@ -207,7 +207,10 @@ async fn oauth_consent_from_sign_in_to_the_redirect_with_code_state_and_iss() {
             .any(|(k, v)| *k == "client_id" && *v == "growth-chart")
     );
     let revoked = post(&c, &s, &format!("/records/{record}/apps/revoke"), &revoke).await;
-    assert_eq!(revoked.location(), format!("/records/{record}/settings?notice=revoked"));
+    assert_eq!(
+        revoked.location(),
+        format!("/records/{record}/settings?notice=revoked")
+    );
     assert!(
         get(&c, &s, &format!("/records/{record}/settings"))
             .await

@@ -88,9 +88,14 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
                 "{label}"
             );
         }
-        assert!(home.body.contains(&format!("<a href=\"/records/{id}\" aria-current=\"page\">Home</a>")));
+        assert!(home.body.contains(&format!(
+            "<a href=\"/records/{id}\" aria-current=\"page\">Home</a>"
+        )));
         let settings = get(&c, s, &format!("/records/{id}/settings")).await;
-        assert!(settings.body.contains("aria-current=\"page\">Settings</a>") && settings.body.contains("Authorised apps"));
+        assert!(
+            settings.body.contains("aria-current=\"page\">Settings</a>")
+                && settings.body.contains("Authorised apps")
+        );
         assert!(home.body.contains("Not recorded"), "no weight yet");
 
         // Weight typed in pounds: stored in kilograms with the typed quantity kept.
@@ -99,15 +104,26 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
             s,
             &id,
             "weight",
-            &[("when", "2026-12-01T07:30"), ("value", "165"), ("unit", "[lb_av]"), ("note", "Morning")],
+            &[
+                ("when", "2026-12-01T07:30"),
+                ("value", "165"),
+                ("unit", "[lb_av]"),
+                ("note", "Morning"),
+            ],
         )
         .await;
         assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
-        assert_eq!(added.location(), format!("/records/{id}/data/weight?notice=added"));
+        assert_eq!(
+            added.location(),
+            format!("/records/{id}/data/weight?notice=added")
+        );
         let (item, _, w) = newest(s, &id, "weight");
         let q = &w["valueQuantity"];
         assert_eq!(q["value"].to_string(), "74.84");
-        assert_eq!((q["code"].as_str(), q["system"].as_str()), (Some("kg"), Some("http://unitsofmeasure.org")));
+        assert_eq!(
+            (q["code"].as_str(), q["system"].as_str()),
+            (Some("kg"), Some("http://unitsofmeasure.org"))
+        );
         assert_eq!(q["extension"][0]["url"], ENTERED_QUANTITY);
         assert_eq!(q["extension"][0]["valueQuantity"]["value"].to_string(), "165");
         assert_eq!(q["extension"][0]["valueQuantity"]["code"], "[lb_av]");
@@ -117,20 +133,43 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
 
         // The home page shows the latest weight; the chart has a point.
         let home = get(&c, s, &format!("/records/{id}")).await;
-        assert!(home.body.contains("74.84 kg") && home.body.contains("2026-12-01 07:30 UTC"), "{}", home.body);
+        assert!(
+            home.body.contains("74.84 kg") && home.body.contains("2026-12-01 07:30 UTC"),
+            "{}",
+            home.body
+        );
         let chart = get(&c, s, &format!("/records/{id}/data/weight")).await;
         assert_eq!(chart.status, StatusCode::OK);
         assert!(chart.body.contains("role=\"img\"") && chart.body.contains("<title id=\"chart-title\">"));
-        assert_eq!(chart.body.matches("<circle class=\"dot line-0\"").count(), 1, "{}", chart.body);
-        assert!(chart.body.contains(&format!("href=\"/records/{id}/items/{item}\"")));
+        assert_eq!(
+            chart.body.matches("<circle class=\"dot line-0\"").count(),
+            1,
+            "{}",
+            chart.body
+        );
+        assert!(
+            chart
+                .body
+                .contains(&format!("href=\"/records/{id}/items/{item}\""))
+        );
         assert!(chart.body.contains("aria-current=\"page\">All</a>"));
         let short = get(&c, s, &format!("/records/{id}/data/weight?range=7d")).await;
-        assert!(short.body.contains("Nothing to chart") && short.body.contains("aria-current=\"page\">7 days</a>"));
+        assert!(
+            short.body.contains("Nothing to chart")
+                && short.body.contains("aria-current=\"page\">7 days</a>")
+        );
 
         // The edit form shows what was typed.
         let edit = get(&c, s, &format!("/records/{id}/items/{item}/edit")).await;
-        assert!(edit.body.contains("name=\"value\" type=\"text\" value=\"165\""), "{}", edit.body);
-        assert!(edit.body.contains("<option value=\"[lb_av]\" selected>lb</option>"));
+        assert!(
+            edit.body.contains("name=\"value\" type=\"text\" value=\"165\""),
+            "{}",
+            edit.body
+        );
+        assert!(
+            edit.body
+                .contains("<option value=\"[lb_av]\" selected>lb</option>")
+        );
 
         // Glucose in mg/dL, temperature in °F.
         let g = add(
@@ -138,7 +177,12 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
             s,
             &id,
             "blood-glucose",
-            &[("when", "2027-01-10T08:00"), ("test", "15074-8"), ("value", "100"), ("unit", "mg/dL")],
+            &[
+                ("when", "2027-01-10T08:00"),
+                ("test", "15074-8"),
+                ("value", "100"),
+                ("unit", "mg/dL"),
+            ],
         )
         .await;
         assert_eq!(g.status, StatusCode::SEE_OTHER, "{}", g.body);
@@ -151,23 +195,44 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
             s,
             &id,
             "body-temperature",
-            &[("when", "2027-01-10T08:00"), ("value", "98.6"), ("unit", "[degF]")],
+            &[
+                ("when", "2027-01-10T08:00"),
+                ("value", "98.6"),
+                ("unit", "[degF]"),
+            ],
         )
         .await;
         assert_eq!(t.status, StatusCode::SEE_OTHER, "{}", t.body);
         let (_, _, t) = newest(s, &id, "body-temperature");
-        assert_eq!((t["valueQuantity"]["value"].to_string().as_str(), t["valueQuantity"]["code"].as_str()), ("37", Some("Cel")));
+        assert_eq!(
+            (
+                t["valueQuantity"]["value"].to_string().as_str(),
+                t["valueQuantity"]["code"].as_str()
+            ),
+            ("37", Some("Cel"))
+        );
         let glucose_chart = get(&c, s, &format!("/records/{id}/data/blood-glucose")).await;
-        assert!(glucose_chart.body.contains("class=\"band\"") && glucose_chart.body.contains("3.9–5.5 mmol/L"));
+        assert!(
+            glucose_chart.body.contains("class=\"band\"") && glucose_chart.body.contains("3.9–5.5 mmol/L")
+        );
 
         // Blood pressure: two components, two lines, two bands.
-        for (when, sys, dia) in [("2027-01-08T07:00", "128", "84"), ("2027-01-09T07:00", "121", "79")] {
+        for (when, sys, dia) in [
+            ("2027-01-08T07:00", "128", "84"),
+            ("2027-01-09T07:00", "121", "79"),
+        ] {
             let bp = add(
                 &c,
                 s,
                 &id,
                 "blood-pressure",
-                &[("when", when), ("systolic", sys), ("diastolic", dia), ("unit", "mm[Hg]"), ("pulse", "")],
+                &[
+                    ("when", when),
+                    ("systolic", sys),
+                    ("diastolic", dia),
+                    ("unit", "mm[Hg]"),
+                    ("pulse", ""),
+                ],
             )
             .await;
             assert_eq!(bp.status, StatusCode::SEE_OTHER, "{}", bp.body);
@@ -179,15 +244,31 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
         assert_eq!(bp["component"][0]["valueQuantity"]["value"].to_string(), "121");
         assert_eq!(bp["component"].as_array().unwrap().len(), 2, "no pulse given");
         let bp_chart = get(&c, s, &format!("/records/{id}/data/blood-pressure")).await;
-        assert!(bp_chart.body.contains("class=\"series line-0\"") && bp_chart.body.contains("class=\"series line-1\""));
+        assert!(
+            bp_chart.body.contains("class=\"series line-0\"")
+                && bp_chart.body.contains("class=\"series line-1\"")
+        );
         assert_eq!(bp_chart.body.matches("<rect class=\"band\"").count(), 2);
         assert!(bp_chart.body.contains("121/79 mmHg"));
 
         // A bad value is shown next to its field.
-        let bad = add(&c, s, &id, "weight", &[("when", "2027-01-11T07:30"), ("value", "heavy"), ("unit", "kg")]).await;
+        let bad = add(
+            &c,
+            s,
+            &id,
+            "weight",
+            &[("when", "2027-01-11T07:30"), ("value", "heavy"), ("unit", "kg")],
+        )
+        .await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-        assert!(bad.body.contains("id=\"f-value-error\"") && bad.body.contains("aria-describedby=\"f-value-error\""));
-        assert!(bad.body.contains("value=\"heavy\""), "the typed text is shown back");
+        assert!(
+            bad.body.contains("id=\"f-value-error\"")
+                && bad.body.contains("aria-describedby=\"f-value-error\"")
+        );
+        assert!(
+            bad.body.contains("value=\"heavy\""),
+            "the typed text is shown back"
+        );
 
         // Health data lists the types with their latest date; home lists an upcoming appointment.
         let a = add(
@@ -195,13 +276,26 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
             s,
             &id,
             "appointment",
-            &[("description", "Dentist"), ("start", "2027-02-01T09:00"), ("end", "2027-02-01T09:30"), ("status", "booked")],
+            &[
+                ("description", "Dentist"),
+                ("start", "2027-02-01T09:00"),
+                ("end", "2027-02-01T09:30"),
+                ("status", "booked"),
+            ],
         )
         .await;
         assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
         let data = get(&c, s, &format!("/records/{id}/data")).await;
-        assert!(data.body.contains(&format!("href=\"/records/{id}/data/weight\"")) && data.body.contains("2026-12-01"));
-        assert!(get(&c, s, &format!("/records/{id}")).await.body.contains("Dentist"));
+        assert!(
+            data.body.contains(&format!("href=\"/records/{id}/data/weight\""))
+                && data.body.contains("2026-12-01")
+        );
+        assert!(
+            get(&c, s, &format!("/records/{id}"))
+                .await
+                .body
+                .contains("Dentist")
+        );
     });
 }
 
@@ -211,7 +305,9 @@ fn edits_keep_the_rest_refuse_stale_forms_and_deletes_can_be_undone() {
         let c = browser();
         let id = person_with_record(s, &c, "bea@example.org", "Bea").await;
         let record: RecordId = id.parse().unwrap();
-        let patient = sync(|| s.services.record(&Context::operator(), record)).unwrap().patient_item;
+        let patient = sync(|| s.services.record(&Context::operator(), record))
+            .unwrap()
+            .patient_item;
         // A weight written by another client, with parts no form shows.
         let resource: Value = serde_json::from_str(&json!({
             "resourceType": "Observation", "status": "final",
@@ -224,13 +320,19 @@ fn edits_keep_the_rest_refuse_stale_forms_and_deletes_can_be_undone() {
             "device": {"display": "Scale 3000"},
             "interpretation": [{"text": "normal"}],
         }).to_string().replace("71.25", "71.250")).unwrap();
-        let person = sync(|| s.services.account_by_email("bea@example.org")).unwrap().unwrap();
+        let person = sync(|| s.services.account_by_email("bea@example.org"))
+            .unwrap()
+            .unwrap();
         let out = sync(|| {
-            s.services.write(&Context::person(person.id), record, vec![hearth_core::ItemRequest::Create {
-                id: None,
-                resource,
-                envelope: Default::default(),
-            }])
+            s.services.write(
+                &Context::person(person.id),
+                record,
+                vec![hearth_core::ItemRequest::Create {
+                    id: None,
+                    resource,
+                    envelope: Default::default(),
+                }],
+            )
         })
         .unwrap();
         let item = out[0].meta().id;
@@ -254,14 +356,20 @@ fn edits_keep_the_rest_refuse_stale_forms_and_deletes_can_be_undone() {
         let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let saved = post(&c, s, &format!("/records/{id}/items/{item}/edit"), &borrowed).await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-        assert_eq!(saved.location(), format!("/records/{id}/items/{item}?notice=saved"));
+        assert_eq!(
+            saved.location(),
+            format!("/records/{id}/items/{item}?notice=saved")
+        );
         let (version, _, r) = stored(s, &id, item);
         assert_eq!(version, 2);
         assert_eq!(r["note"][0]["text"], "After a run");
         assert_eq!(r["extension"][0]["valueString"], "standing");
         assert_eq!(r["device"]["display"], "Scale 3000");
         assert_eq!(r["interpretation"][0]["text"], "normal");
-        assert_eq!(r["effectiveDateTime"], "2027-01-05T08:00:00+01:00", "an unchanged time keeps its text");
+        assert_eq!(
+            r["effectiveDateTime"], "2027-01-05T08:00:00+01:00",
+            "an unchanged time keeps its text"
+        );
         assert_eq!(r["valueQuantity"]["value"].to_string(), "71.250");
 
         // The same form again (version 1) is stale: refused, nothing lost.
@@ -269,13 +377,22 @@ fn edits_keep_the_rest_refuse_stale_forms_and_deletes_can_be_undone() {
         let borrowed: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let stale = post(&c, s, &format!("/records/{id}/items/{item}/edit"), &borrowed).await;
         assert_eq!(stale.status, StatusCode::CONFLICT);
-        assert!(stale.body.contains("Someone changed this item after you opened the form"), "{}", stale.body);
+        assert!(
+            stale
+                .body
+                .contains("Someone changed this item after you opened the form"),
+            "{}",
+            stale.body
+        );
         assert!(stale.body.contains("name=\"version\" value=\"2\"") && stale.body.contains("After a run"));
         assert_eq!(stored(s, &id, item).2["note"][0]["text"], "After a run");
 
         // Versions are listed for custodians, each readable.
         let page = get(&c, s, &format!("/records/{id}/items/{item}")).await;
-        assert!(page.body.contains(&format!("/records/{id}/items/{item}/versions/1\"")));
+        assert!(
+            page.body
+                .contains(&format!("/records/{id}/items/{item}/versions/1\""))
+        );
         let v1 = get(&c, s, &format!("/records/{id}/items/{item}/versions/1")).await;
         assert_eq!(v1.status, StatusCode::OK);
         assert!(v1.body.contains("71.250") && !v1.body.contains("After a run"));
@@ -289,12 +406,19 @@ fn edits_keep_the_rest_refuse_stale_forms_and_deletes_can_be_undone() {
             &[("csrf", &page_csrf), ("version", "2")],
         )
         .await;
-        assert_eq!(deleted.location(), format!("/records/{id}/data/weight?notice=deleted"));
+        assert_eq!(
+            deleted.location(),
+            format!("/records/{id}/data/weight?notice=deleted")
+        );
         assert_eq!(stored(s, &id, item).1, ItemState::Deleted);
         let gone = get(&c, s, &format!("/records/{id}/data/weight")).await;
         assert!(!gone.body.contains(&format!("/items/{item}\"")));
         let listed = get(&c, s, &format!("/records/{id}/data/weight?deleted=1")).await;
-        assert!(listed.body.contains(&format!("/items/{item}\"")), "{}", listed.body);
+        assert!(
+            listed.body.contains(&format!("/items/{item}\"")),
+            "{}",
+            listed.body
+        );
         let page = get(&c, s, &format!("/records/{id}/items/{item}")).await;
         assert!(page.body.contains("This item is deleted.") && page.body.contains("/restore\""));
         assert!(!page.body.contains("/edit\""));
@@ -305,7 +429,10 @@ fn edits_keep_the_rest_refuse_stale_forms_and_deletes_can_be_undone() {
             &[("csrf", &page_csrf), ("version", "3")],
         )
         .await;
-        assert_eq!(restored.location(), format!("/records/{id}/items/{item}?notice=restored"));
+        assert_eq!(
+            restored.location(),
+            format!("/records/{id}/items/{item}?notice=restored")
+        );
         let (version, state, _) = stored(s, &id, item);
         assert_eq!((version, state), (4, ItemState::Active));
 
@@ -323,7 +450,11 @@ fn edits_keep_the_rest_refuse_stale_forms_and_deletes_can_be_undone() {
         .unwrap();
         let frozen = out[0].meta().id;
         let page = get(&c, s, &format!("/records/{id}/items/{frozen}")).await;
-        assert!(page.body.contains("read-only") && !page.body.contains("/edit\""), "{}", page.body);
+        assert!(
+            page.body.contains("read-only") && !page.body.contains("/edit\""),
+            "{}",
+            page.body
+        );
         let refused = get(&c, s, &format!("/records/{id}/items/{frozen}/edit")).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
     });
@@ -339,7 +470,11 @@ fn viewers_see_no_changes_and_are_refused() {
             s,
             &id,
             "condition",
-            &[("name", "Hay fever"), ("clinical", "active"), ("onset", "2019-05")],
+            &[
+                ("name", "Hay fever"),
+                ("clinical", "active"),
+                ("onset", "2019-05"),
+            ],
         )
         .await;
         assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
@@ -348,10 +483,17 @@ fn viewers_see_no_changes_and_are_refused() {
         let viewer = browser();
         register(s, &viewer, "dee@example.org", "Dee").await;
         sign_in(s, &viewer, "dee@example.org", PASSWORD, "").await;
-        let dee = sync(|| s.services.account_by_email("dee@example.org")).unwrap().unwrap();
+        let dee = sync(|| s.services.account_by_email("dee@example.org"))
+            .unwrap()
+            .unwrap();
         sync(|| {
-            s.services
-                .grant_access(&Context::operator(), id.parse().unwrap(), dee.id, Relationship::Friend, AccessLevel::View)
+            s.services.grant_access(
+                &Context::operator(),
+                id.parse().unwrap(),
+                dee.id,
+                Relationship::Friend,
+                AccessLevel::View,
+            )
         })
         .unwrap();
 
@@ -364,30 +506,52 @@ fn viewers_see_no_changes_and_are_refused() {
         assert!(!home.body.contains("/new\""), "no add links");
         let page = get(&viewer, s, &format!("/records/{id}/items/{item}")).await;
         assert_eq!(page.status, StatusCode::OK);
-        assert!(!page.body.contains("/edit\"") && !page.body.contains("/delete\""), "{}", page.body);
+        assert!(
+            !page.body.contains("/edit\"") && !page.body.contains("/delete\""),
+            "{}",
+            page.body
+        );
         assert!(!page.body.contains("Versions"), "versions are for custodians");
         let csrf = page.csrf();
         assert_eq!(
-            get(&viewer, s, &format!("/records/{id}/items/{item}/versions/1")).await.status,
+            get(&viewer, s, &format!("/records/{id}/items/{item}/versions/1"))
+                .await
+                .status,
             StatusCode::FORBIDDEN
         );
         assert_eq!(
-            get(&viewer, s, &format!("/records/{id}/data/condition/new")).await.status,
+            get(&viewer, s, &format!("/records/{id}/data/condition/new"))
+                .await
+                .status,
             StatusCode::FORBIDDEN
         );
         assert_eq!(
-            get(&viewer, s, &format!("/records/{id}/items/{item}/edit")).await.status,
+            get(&viewer, s, &format!("/records/{id}/items/{item}/edit"))
+                .await
+                .status,
             StatusCode::FORBIDDEN
         );
         let posts = [
-            (format!("/records/{id}/data/condition/new"), vec![("csrf", csrf.as_str()), ("name", "Gout")]),
+            (
+                format!("/records/{id}/data/condition/new"),
+                vec![("csrf", csrf.as_str()), ("name", "Gout")],
+            ),
             (
                 format!("/records/{id}/items/{item}/edit"),
                 vec![("csrf", csrf.as_str()), ("version", "1"), ("name", "Gout")],
             ),
-            (format!("/records/{id}/items/{item}/delete"), vec![("csrf", csrf.as_str()), ("version", "1")]),
-            (format!("/records/{id}/items/{item}/restore"), vec![("csrf", csrf.as_str()), ("version", "1")]),
-            (format!("/records/{id}/profile"), vec![("csrf", csrf.as_str()), ("version", "1"), ("given", "X")]),
+            (
+                format!("/records/{id}/items/{item}/delete"),
+                vec![("csrf", csrf.as_str()), ("version", "1")],
+            ),
+            (
+                format!("/records/{id}/items/{item}/restore"),
+                vec![("csrf", csrf.as_str()), ("version", "1")],
+            ),
+            (
+                format!("/records/{id}/profile"),
+                vec![("csrf", csrf.as_str()), ("version", "1"), ("given", "X")],
+            ),
         ];
         for (path, fields) in posts {
             let refused = post(&viewer, s, &path, &fields).await;
@@ -395,16 +559,29 @@ fn viewers_see_no_changes_and_are_refused() {
         }
         let (_, _, r) = newest(s, &id, "condition");
         assert_eq!(r["code"]["text"], "Hay fever");
-        assert!(get(&viewer, s, &format!("/records/{id}/data/condition?deleted=1")).await.status == StatusCode::FORBIDDEN);
+        assert!(
+            get(&viewer, s, &format!("/records/{id}/data/condition?deleted=1"))
+                .await
+                .status
+                == StatusCode::FORBIDDEN
+        );
         let files = get(&viewer, s, &format!("/records/{id}/files")).await;
-        assert!(!files.body.contains("enctype=\"multipart/form-data\""), "no upload form");
+        assert!(
+            !files.body.contains("enctype=\"multipart/form-data\""),
+            "no upload form"
+        );
         // A stranger sees nothing.
         let stranger = browser();
         register(s, &stranger, "eve@example.org", "Eve").await;
         sign_in(s, &stranger, "eve@example.org", PASSWORD, "").await;
-        assert_eq!(get(&stranger, s, &format!("/records/{id}")).await.status, StatusCode::NOT_FOUND);
         assert_eq!(
-            get(&stranger, s, &format!("/records/{id}/items/{item}")).await.status,
+            get(&stranger, s, &format!("/records/{id}")).await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get(&stranger, s, &format!("/records/{id}/items/{item}"))
+                .await
+                .status,
             StatusCode::NOT_FOUND
         );
     });

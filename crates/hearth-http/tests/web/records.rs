@@ -103,7 +103,10 @@ async fn records_create_rename_picture_leave_and_delete() {
         &[("name", "Rex the dog"), ("csrf", &csrf)],
     )
     .await;
-    assert_eq!(renamed.location(), format!("/records/{id}/settings?notice=renamed"));
+    assert_eq!(
+        renamed.location(),
+        format!("/records/{id}/settings?notice=renamed")
+    );
     let blank = post(
         &c,
         &s,

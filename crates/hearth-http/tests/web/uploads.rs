@@ -97,9 +97,27 @@ fn files_upload_download_and_preview() {
         let csrf = page_csrf(s, &c, &format!("/records/{id}/files")).await;
         let pdf = pdf();
 
-        let no_csrf = upload(&c, s, &id, "nope", "Scan", "", ("scan.pdf", "application/pdf", &pdf)).await;
+        let no_csrf = upload(
+            &c,
+            s,
+            &id,
+            "nope",
+            "Scan",
+            "",
+            ("scan.pdf", "application/pdf", &pdf),
+        )
+        .await;
         assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
-        let up = upload(&c, s, &id, &csrf, "Blood test results", "", ("results.pdf", "application/pdf", &pdf)).await;
+        let up = upload(
+            &c,
+            s,
+            &id,
+            &csrf,
+            "Blood test results",
+            "",
+            ("results.pdf", "application/pdf", &pdf),
+        )
+        .await;
         assert_eq!(up.status, StatusCode::SEE_OTHER, "{}", up.body);
         assert_eq!(up.location(), format!("/records/{id}/files?notice=uploaded"));
         let (item, _, doc) = newest(s, &id, "file");
@@ -107,22 +125,44 @@ fn files_upload_download_and_preview() {
         assert_eq!(attachment["contentType"], "application/pdf");
         assert_eq!(attachment["size"], pdf.len());
         assert_eq!(attachment["title"], "Blood test results");
-        assert!(attachment.get("data").is_none(), "the bytes live in the blob store");
-        assert!(attachment["url"].as_str().unwrap().contains("$binary-access-read"));
+        assert!(
+            attachment.get("data").is_none(),
+            "the bytes live in the blob store"
+        );
+        assert!(
+            attachment["url"]
+                .as_str()
+                .unwrap()
+                .contains("$binary-access-read")
+        );
 
         let list = get(&c, s, &format!("/records/{id}/files")).await;
-        assert!(list.body.contains("Blood test results") && list.body.contains("PDF"), "{}", list.body);
+        assert!(
+            list.body.contains("Blood test results") && list.body.contains("PDF"),
+            "{}",
+            list.body
+        );
         assert!(list.body.contains(&format!("{} bytes", pdf.len())) || list.body.contains(" KB"));
 
         let (status, headers, bytes) = fetch(&c, s, &format!("/records/{id}/items/{item}/download")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers["content-type"], "application/pdf");
-        assert!(headers["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"Blood test results\""));
+        assert!(
+            headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment; filename=\"Blood test results\"")
+        );
         assert_eq!(bytes, pdf, "byte for byte");
         let (status, headers, bytes) = fetch(&c, s, &format!("/records/{id}/items/{item}/view")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers["content-type"], "application/pdf");
-        assert!(headers["content-disposition"].to_str().unwrap().starts_with("inline"));
+        assert!(
+            headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("inline")
+        );
         assert_eq!(bytes, pdf);
         let item_page = get(&c, s, &format!("/records/{id}/items/{item}")).await;
         assert!(item_page.body.contains("View the PDF") && item_page.body.contains("/download\""));
@@ -131,14 +171,31 @@ fn files_upload_download_and_preview() {
         let up = upload(&c, s, &id, &csrf, "", "", ("rash.png", "image/png", PNG)).await;
         assert_eq!(up.status, StatusCode::SEE_OTHER, "{}", up.body);
         let (picture, _, doc) = newest(s, &id, "file");
-        assert_eq!(doc["content"][0]["attachment"]["title"], "rash.png", "the file's name by default");
+        assert_eq!(
+            doc["content"][0]["attachment"]["title"], "rash.png",
+            "the file's name by default"
+        );
         let (status, headers, bytes) = fetch(&c, s, &format!("/records/{id}/items/{picture}/view")).await;
-        assert_eq!((status, headers["content-type"].to_str().unwrap()), (StatusCode::OK, "image/png"));
+        assert_eq!(
+            (status, headers["content-type"].to_str().unwrap()),
+            (StatusCode::OK, "image/png")
+        );
         assert_eq!(bytes, PNG);
         let list = get(&c, s, &format!("/records/{id}/files")).await;
-        assert!(list.body.contains(&format!("<img class=\"thumb\" src=\"/records/{id}/items/{picture}/view\"")));
+        assert!(list.body.contains(&format!(
+            "<img class=\"thumb\" src=\"/records/{id}/items/{picture}/view\""
+        )));
         let ccd = b"<?xml version=\"1.0\"?><ClinicalDocument xmlns=\"urn:hl7-org:v3\"/>";
-        let up = upload(&c, s, &id, &csrf, "Discharge summary", "34133-9", ("ccd.xml", "application/octet-stream", ccd)).await;
+        let up = upload(
+            &c,
+            s,
+            &id,
+            &csrf,
+            "Discharge summary",
+            "34133-9",
+            ("ccd.xml", "application/octet-stream", ccd),
+        )
+        .await;
         assert_eq!(up.status, StatusCode::SEE_OTHER, "{}", up.body);
         let (doc_id, _, doc) = newest(s, &id, "clinical-document");
         assert_eq!(doc["type"]["coding"][0]["code"], "34133-9");
@@ -151,7 +208,10 @@ fn files_upload_download_and_preview() {
         let (fake, _, _) = newest(s, &id, "file");
         let (status, headers, _) = fetch(&c, s, &format!("/records/{id}/items/{fake}/view")).await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"), "the refusal page");
+        assert!(
+            headers["content-type"].to_str().unwrap().starts_with("text/html"),
+            "the refusal page"
+        );
         let (status, headers, _) = fetch(&c, s, &format!("/records/{id}/items/{doc_id}/view")).await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "XML is not previewed");
         assert_eq!(headers["x-content-type-options"], "nosniff");
@@ -163,11 +223,15 @@ fn files_upload_download_and_preview() {
         let other = browser();
         let other_id = person_with_record(s, &other, "gus@example.org", "Gus").await;
         assert_eq!(
-            fetch(&other, s, &format!("/records/{other_id}/items/{item}/download")).await.0,
+            fetch(&other, s, &format!("/records/{other_id}/items/{item}/download"))
+                .await
+                .0,
             StatusCode::NOT_FOUND
         );
         assert_eq!(
-            fetch(&other, s, &format!("/records/{id}/items/{item}/download")).await.0,
+            fetch(&other, s, &format!("/records/{id}/items/{item}/download"))
+                .await
+                .0,
             StatusCode::NOT_FOUND
         );
     });
@@ -208,13 +272,23 @@ fn the_profile_is_edited_and_kept() {
 
         let record: RecordId = id.parse().unwrap();
         let rec = sync(|| s.services.record(&Context::operator(), record)).unwrap();
-        let patient = sync(|| s.services.read_one(&Context::operator(), record, rec.patient_item)).unwrap();
+        let patient = sync(|| {
+            s.services
+                .read_one(&Context::operator(), record, rec.patient_item)
+        })
+        .unwrap();
         let p: serde_json::Value = serde_json::from_str(patient.body.as_deref().unwrap()).unwrap();
         assert_eq!(p["name"][0]["family"], "Sato");
         assert_eq!(p["name"][0]["given"][0], "Hana");
         assert_eq!(p["birthDate"], "1990-04-02");
         assert_eq!(p["gender"], "female");
-        assert!(p["telecom"].as_array().unwrap().iter().any(|t| t["system"] == "phone" && t["value"] == "+81 3 1234 5678"));
+        assert!(
+            p["telecom"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["system"] == "phone" && t["value"] == "+81 3 1234 5678")
+        );
         assert_eq!(p["address"][0]["city"], "Tokyo");
         assert_eq!(p["contact"][0]["name"]["text"], "Ken Sato");
         assert_eq!(p["contact"][0]["relationship"][0]["coding"][0]["code"], "C");
@@ -224,13 +298,19 @@ fn the_profile_is_edited_and_kept() {
             code: Some("http://loinc.org|882-1".into()),
             ..Default::default()
         };
-        let blood = sync(|| s.services.query(&Context::operator(), record, &q)).unwrap().items;
+        let blood = sync(|| s.services.query(&Context::operator(), record, &q))
+            .unwrap()
+            .items;
         assert_eq!(blood.len(), 1);
         assert!(blood[0].body.as_deref().unwrap().contains("278149003"));
 
         let shown = get(&c, s, &format!("/records/{id}/profile")).await;
         assert!(shown.body.contains("value=\"Sato\"") && shown.body.contains("value=\"Ken Sato\""));
-        assert!(shown.body.contains("<option value=\"278149003\" selected>A Rh+</option>"));
+        assert!(
+            shown
+                .body
+                .contains("<option value=\"278149003\" selected>A Rh+</option>")
+        );
         // The old version's form is stale now.
         let stale = post(&c, s, &format!("/records/{id}/profile"), &fields).await;
         assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
@@ -240,7 +320,11 @@ fn the_profile_is_edited_and_kept() {
             &c,
             s,
             &format!("/records/{id}/profile"),
-            &[("csrf", csrf.as_str()), ("version", version.as_str()), ("email", "not an address")],
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", version.as_str()),
+                ("email", "not an address"),
+            ],
         )
         .await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -250,7 +334,9 @@ fn the_profile_is_edited_and_kept() {
         let viewer = browser();
         register(s, &viewer, "ivo@example.org", "Ivo").await;
         sign_in(s, &viewer, "ivo@example.org", PASSWORD, "").await;
-        let ivo = sync(|| s.services.account_by_email("ivo@example.org")).unwrap().unwrap();
+        let ivo = sync(|| s.services.account_by_email("ivo@example.org"))
+            .unwrap()
+            .unwrap();
         sync(|| {
             s.services.grant_access(
                 &Context::operator(),
@@ -263,6 +349,10 @@ fn the_profile_is_edited_and_kept() {
         .unwrap();
         let read_only = get(&viewer, s, &format!("/records/{id}/profile")).await;
         assert!(read_only.body.contains("Ken Sato") && read_only.body.contains("Blood type: A Rh+"));
-        assert!(!read_only.body.contains(&format!("action=\"/records/{id}/profile\"")));
+        assert!(
+            !read_only
+                .body
+                .contains(&format!("action=\"/records/{id}/profile\""))
+        );
     });
 }
