@@ -58,6 +58,9 @@ fn at<'v>(r: &'v Value, path: &str) -> Option<&'v Value> {
 /// What a resource is called, by its resource type.
 pub fn title_of(r: &Value) -> Option<String> {
     let rt = r.get("resourceType").and_then(Value::as_str).unwrap_or("");
+    if matches!(rt, "RelatedPerson" | "Patient") {
+        return Some(person_name(r)).filter(|n| !n.is_empty());
+    }
     let paths: &[&str] = match rt {
         "MedicationStatement" | "MedicationRequest" | "MedicationAdministration" | "MedicationDispense" => {
             &["medicationCodeableConcept", "medicationReference"]
@@ -70,7 +73,6 @@ pub fn title_of(r: &Value) -> Option<String> {
         "Goal" => &["description"],
         "CarePlan" => &["title", "description", "category"],
         "Device" => &["deviceName.name", "type"],
-        "RelatedPerson" | "Patient" => &["name"],
         "Coverage" => &["payor", "type"],
         "ExplanationOfBenefit" | "Claim" => &["type", "insurer"],
         "FamilyMemberHistory" => &["relationship"],
