@@ -11,4 +11,5 @@ mod consent;
 mod headers;
 mod health;
 mod records;
+mod speed;
 mod uploads;
