@@ -88,6 +88,26 @@ audit_actions! {
 }
 
 impl AuditAction {
+    /// Whether the action is about a record (as opposed to an account's sign-in and security).
+    pub fn is_record_action(self) -> bool {
+        !matches!(
+            self,
+            AuditAction::CreateAccount
+                | AuditAction::SignUp
+                | AuditAction::SignIn
+                | AuditAction::SignInFailed
+                | AuditAction::SignOut
+                | AuditAction::EmailVerified
+                | AuditAction::PasswordChanged
+                | AuditAction::PasswordReset
+                | AuditAction::TwoFactorEnabled
+                | AuditAction::TwoFactorDisabled
+                | AuditAction::RecoveryCodeUsed
+                | AuditAction::RegisterApp
+                | AuditAction::UpdateApp
+        )
+    }
+
     /// Whether the action changes data (as opposed to reading it).
     pub fn is_write(self) -> bool {
         !matches!(

@@ -7,6 +7,10 @@
 //! - [`form`]: submitted forms. [`render`]: pages, messages, errors for people.
 //! - [`signup`], [`signin`], [`password`], [`account`]: signing up, in and out, resets, security.
 //! - [`records`], [`record`], [`apps`]: records, one record's settings, its authorised apps.
+//! - [`sharing`], [`invitation`]: sharing a record with people, and answering an invitation.
+//! - [`history`]: the record's history of changes.
+//! - [`emergency`], [`wallet_card`]: emergency profile, codes, the wallet card PDF, and the
+//!   public emergency page.
 //! - [`consent`]: `GET`/`POST /oauth/authorize`. [`assets`]: the style sheet.
 //!
 //! Every POST form carries a `csrf` field; see [`session`].
@@ -15,15 +19,20 @@ pub mod account;
 pub mod apps;
 pub mod assets;
 pub mod consent;
+pub mod emergency;
 pub mod form;
 pub mod headers;
+pub mod history;
+pub mod invitation;
 pub mod password;
 pub mod record;
 pub mod records;
 pub mod render;
 pub mod session;
+pub mod sharing;
 pub mod signin;
 pub mod signup;
+pub mod wallet_card;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -66,5 +75,33 @@ pub fn routes() -> Router<AppState> {
         .route("/records/{id}/leave", post(record::leave))
         .route("/records/{id}/delete", post(record::delete))
         .route("/records/{id}/apps/revoke", post(apps::revoke))
+        .route("/records/{id}/sharing", get(sharing::show))
+        .route("/records/{id}/sharing/invite", post(sharing::invite))
+        .route(
+            "/records/{id}/sharing/invitations/{inv}/resend",
+            post(sharing::resend),
+        )
+        .route(
+            "/records/{id}/sharing/invitations/{inv}/cancel",
+            post(sharing::cancel),
+        )
+        .route("/records/{id}/sharing/people/{account}", post(sharing::change))
+        .route(
+            "/records/{id}/sharing/people/{account}/remove",
+            post(sharing::remove),
+        )
+        .route("/invitations/{token}", get(invitation::show))
+        .route("/invitations/{token}/accept", post(invitation::accept))
+        .route("/invitations/{token}/decline", post(invitation::decline))
+        .route("/records/{id}/history", get(history::show))
+        .route("/records/{id}/emergency", get(emergency::show))
+        .route("/records/{id}/emergency/profile", post(emergency::save_profile))
+        .route("/records/{id}/emergency/codes", post(emergency::create_code))
+        .route(
+            "/records/{id}/emergency/codes/{code}/revoke",
+            post(emergency::revoke_code),
+        )
+        .route("/records/{id}/emergency/card", post(emergency::card))
+        .route("/emergency", get(emergency::enter).post(emergency::open))
         .route("/oauth/authorize", get(consent::authorize).post(consent::decide))
 }
