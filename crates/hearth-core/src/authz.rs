@@ -128,9 +128,19 @@ impl Decision {
         self.perms(data_type).contains(op.perm())
     }
 
+    /// Whether some data types are closed to the principal (an app, or a person with whom only
+    /// some types are shared): then every item must be checked against [`Decision::allows`].
+    pub fn limits_types(&self) -> bool {
+        self.app.is_some()
+            || self
+                .access
+                .as_ref()
+                .is_some_and(|a| a.data_types.is_some() && !a.is_custodian())
+    }
+
     /// The data types the principal may read, or `None` when that is every type.
     pub fn readable_types(&self) -> Option<Vec<String>> {
-        if self.app.is_none() && self.access.as_ref().is_none_or(|a| a.data_types.is_none()) {
+        if !self.limits_types() {
             return None;
         }
         Some(

@@ -164,7 +164,7 @@ impl Services {
     ) -> ServiceResult<Vec<hearth_domain::Change>> {
         let decision = self.authorize(ctx, record, Operation::Read)?;
         let mut changes = self.store.changes(record, after, limit)?;
-        if decision.app.is_some() {
+        if decision.limits_types() {
             changes.retain(|c| decision.allows(&c.data_type, Operation::Read));
         }
         Ok(changes)
@@ -208,7 +208,7 @@ impl Services {
     }
 
     fn visible(&self, decision: &Decision, ctx: &Context, items: Vec<Item>) -> Vec<Item> {
-        if ctx.sees_personal() && decision.app.is_none() {
+        if ctx.sees_personal() && !decision.limits_types() {
             items
         } else {
             items
@@ -244,7 +244,7 @@ impl Services {
 /// Whether an item is visible: personal items never to apps, and apps see only readable types.
 fn may_see(decision: &Decision, ctx: &Context, meta: &ItemMeta) -> bool {
     (!meta.flags.personal || ctx.sees_personal())
-        && (decision.app.is_none() || decision.allows(&meta.data_type, Operation::Read))
+        && (!decision.limits_types() || decision.allows(&meta.data_type, Operation::Read))
 }
 
 impl Services {

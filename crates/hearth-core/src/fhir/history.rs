@@ -116,7 +116,7 @@ impl Services {
                         && types.as_ref().is_none_or(|t| t.contains(&c.data_type))
                         && req.since.is_none_or(|s| c.at >= s)
                         && after.is_none_or(|a| pos < a)
-                        && (decision.app.is_none() || decision.allows(&c.data_type, Operation::Read));
+                        && (!decision.limits_types() || decision.allows(&c.data_type, Operation::Read));
                     if wanted {
                         found.push((pos, c));
                     }
