@@ -9,3 +9,4 @@ mod common;
 mod consent;
 mod headers;
 mod records;
+mod sharing;
