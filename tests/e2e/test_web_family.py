@@ -9,6 +9,7 @@ import base64
 import json
 import re
 import subprocess
+import uuid
 from pathlib import Path
 
 import requests
@@ -40,14 +41,16 @@ def test_a_family_shares_records_in_the_browser(tmp_path):
     clock.write_text("0")
     h = Hearth(tmp_path, {"HEARTH_CLOCK_OFFSET_FILE": str(clock)}).start()
     try:
-        for email, name in [("bo@example.org", "Bo Example"), ("dee@example.org", "Dee Example"),
-                            ("cleo@example.org", "Cleo Example")]:
-            h.person(email, name)
+        # Addresses of their own: on PostgreSQL every e2e module shares one database.
+        tag = uuid.uuid4().hex[:8]
+        mail = {who: f"{who}-{tag}@example.org" for who in ["ann", "bo", "dee", "cleo"]}
+        for who, name in [("bo", "Bo Example"), ("dee", "Dee Example"), ("cleo", "Cleo Example")]:
+            h.person(mail[who], name)
         pdf_path, pdf = embedded_pdf(tmp_path)
         job = {
             "base": h.base, "outbox": str(h.data / "outbox"), "clock": str(clock), "pdf": str(pdf_path),
             "shots": str(SHOTS / "web-family"), "password": PASSWORD,
-            "ann": "ann@example.org", "bo": "bo@example.org", "dee": "dee@example.org", "cleo": "cleo@example.org",
+            **mail,
         }
         r = subprocess.run(["node", str(HERE / "family.mjs"), json.dumps(job)],
                            capture_output=True, text=True, timeout=600, cwd=HERE)
@@ -68,7 +71,7 @@ def test_a_family_shares_records_in_the_browser(tmp_path):
         assert Path(seen["downloaded"]).read_bytes() == pdf
 
         # The invitation, the wrong PIN, and what the viewer may do.
-        assert "bo@example.org" in seen["sharingAfterInvite"] and "pending" in seen["sharingAfterInvite"]
+        assert mail["bo"] in seen["sharingAfterInvite"] and "pending" in seen["sharingAfterInvite"]
         assert "Ann Example" in seen["invitationPage"] and "Weight" in seen["invitationPage"]
         assert "PIN is not right" in seen["wrongPin"]
         assert f"/records/{record}" in seen["boLanding"]
@@ -87,7 +90,7 @@ def test_a_family_shares_records_in_the_browser(tmp_path):
         # Custodian invited; record handed over to Cleo; Ann's access ended.
         assert "handing" in seen["handOverPage"]
         assert "Dee Example" in seen["sharingAfterHandOver"] and "Cleo Example" in seen["sharingAfterHandOver"]
-        assert "ann@example.org" not in seen["sharingAfterHandOver"]
+        assert mail["ann"] not in seen["sharingAfterHandOver"]
         assert seen["annAfterHandOver"] == 404
 
         # Emergency: the card carries the code; a wrong code is refused; the right one shows the
@@ -105,9 +108,9 @@ def test_a_family_shares_records_in_the_browser(tmp_path):
 
         # The FHIR API answers as the pages did: Bo (expired) reaches nothing of Cleo's record;
         # Dee (custodian) reads both weights, the lb one stored in kg with the typed value kept.
-        bo = h.cli("admin", "issue-token", "--account", "bo@example.org", "--scope", "user/*.rs")
+        bo = h.cli("admin", "issue-token", "--account", mail["bo"], "--scope", "user/*.rs")
         assert fhir(h, bo, "Observation", code="http://loinc.org|29463-7").json().get("total", 0) == 0
-        dee = h.cli("admin", "issue-token", "--account", "dee@example.org", "--scope", "user/*.rs")
+        dee = h.cli("admin", "issue-token", "--account", mail["dee"], "--scope", "user/*.rs")
         weights = fhir(h, dee, "Observation", code="http://loinc.org|29463-7").json()
         kg = sorted(round(e["resource"]["valueQuantity"]["value"], 1) for e in weights.get("entry", []))
         assert kg == [20.5, 21.0], weights
