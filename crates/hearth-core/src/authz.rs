@@ -5,12 +5,15 @@
 //! was granted on that type (online rules while the person is present, offline rules otherwise)
 //! ∩ the token's scopes. The operator and its tools reach every record. A person without access
 //! gets "not found", so records they cannot reach stay unknown. Custodian-only operations (purge,
-//! history, audit, managing access) need a custodian; apps never purge, read the audit trail or
-//! manage access. Items flagged personal are invisible to apps (see [`Context::sees_personal`]).
+//! history, managing access) need a custodian; reading the audit trail needs a custodian or a
+//! person given audit access. A person's access may be limited to some data types and may
+//! expire: it stops exactly at its expiry (the services' clock). Apps never purge or manage access,
+//! and read the audit trail only with consent to read AuditEvent. Items flagged personal are
+//! invisible to apps (see [`Context::sees_personal`]).
 
 use hearth_domain::auth::{Grant, Perms, TokenIssuer};
 use hearth_domain::datatypes::registry;
-use hearth_domain::{Access, AccessLevel, RecordId};
+use hearth_domain::{Access, AccessLevel, RecordId, Timestamp};
 use hearth_store::Store;
 
 use crate::context::{AppAccess, Principal};
@@ -73,11 +76,17 @@ impl Operation {
 #[derive(Clone, Debug)]
 pub struct AppSide {
     pub access: std::sync::Arc<AppAccess>,
-    /// What the person (or, for operator tokens without a person, the operator) may do.
-    pub standing: Perms,
-    /// The grants in force with the standing of the person who made each; empty for operator
+    /// The person's own access (the app can do no more than they could); `None` for operator
+    /// tokens and backend services without a person.
+    pub standing: Option<Access>,
+    /// The grants in force with the access of the person who made each; empty for operator
     /// tokens, which no grant limits.
-    pub grants: Vec<(Grant, Perms)>,
+    pub grants: Vec<(Grant, Access)>,
+}
+
+/// What `access` allows on `data_type`; everything without a person.
+fn standing_perms(access: Option<&Access>, data_type: &str) -> Perms {
+    access.map_or(Perms::ALL, |a| a.perms(data_type))
 }
 
 /// What the decision found out about the principal's standing on the record.
@@ -92,14 +101,21 @@ impl Decision {
     /// What the principal may do on items of `data_type` in this record.
     pub fn perms(&self, data_type: &str) -> Perms {
         match &self.app {
-            None => self.access.as_ref().map_or(Perms::ALL, |a| a.level.perms()),
+            None => standing_perms(self.access.as_ref(), data_type),
             Some(side) => {
-                let scoped = side.access.scopes.perms_for(data_type).intersect(side.standing);
+                let scoped = side
+                    .access
+                    .scopes
+                    .perms_for(data_type)
+                    .intersect(standing_perms(side.standing.as_ref(), data_type));
                 match side.access.issuer {
                     TokenIssuer::Operator => scoped,
                     TokenIssuer::Consent => {
                         let granted = side.grants.iter().fold(Perms::NONE, |p, (g, standing)| {
-                            p.union(g.perms(data_type, side.access.online).intersect(*standing))
+                            p.union(
+                                g.perms(data_type, side.access.online)
+                                    .intersect(standing.perms(data_type)),
+                            )
                         });
                         scoped.intersect(granted)
                     }
@@ -112,9 +128,21 @@ impl Decision {
         self.perms(data_type).contains(op.perm())
     }
 
+    /// Whether some data types are closed to the principal (an app, or a person with whom only
+    /// some types are shared): then every item must be checked against [`Decision::allows`].
+    pub fn limits_types(&self) -> bool {
+        self.app.is_some()
+            || self
+                .access
+                .as_ref()
+                .is_some_and(|a| a.data_types.is_some() && !a.is_custodian())
+    }
+
     /// The data types the principal may read, or `None` when that is every type.
     pub fn readable_types(&self) -> Option<Vec<String>> {
-        self.app.as_ref()?;
+        if !self.limits_types() {
+            return None;
+        }
         Some(
             registry()
                 .all()
@@ -139,23 +167,32 @@ fn refuse_app() -> ServiceError {
 pub const AUDIT_EVENT_TYPE: &str = "fhir:AuditEvent";
 
 impl crate::Services {
-    /// Allows or refuses `op` on `record` for `ctx`.
+    /// Allows or refuses `op` on `record` for `ctx`, at the services' clock.
     pub fn authorize(&self, ctx: &Context, record: RecordId, op: Operation) -> ServiceResult<Decision> {
-        authorize(&*self.store, ctx, record, op)
+        authorize(&*self.store, self.now(), ctx, record, op)
     }
 }
 
-/// Allows or refuses `op` on `record` for `ctx`.
+/// The accesses to `record` in force at `now` (expired ones stop on the dot).
+pub fn live_accesses(store: &dyn Store, record: RecordId, now: Timestamp) -> ServiceResult<Vec<Access>> {
+    Ok(store
+        .accesses(record)?
+        .into_iter()
+        .filter(|a| a.is_live(now))
+        .collect())
+}
+
+/// Allows or refuses `op` on `record` for `ctx` at `now`.
 pub fn authorize(
     store: &dyn Store,
+    now: Timestamp,
     ctx: &Context,
     record: RecordId,
     op: Operation,
 ) -> ServiceResult<Decision> {
     let not_found = || ServiceError::NotFound(format!("record {record} not found"));
     let access_of = |account| -> ServiceResult<Option<Access>> {
-        Ok(store
-            .accesses(record)?
+        Ok(live_accesses(store, record, now)?
             .into_iter()
             .find(|a| a.account_id == account))
     };
@@ -168,7 +205,8 @@ pub fn authorize(
         }
         Principal::Person(account) => {
             let a = access_of(*account)?.ok_or_else(not_found)?;
-            if op.custodian_only() && !a.is_custodian() {
+            let audit_reader = op == Operation::ReadAudit && a.reads_audit();
+            if op.custodian_only() && !a.is_custodian() && !audit_reader {
                 return Err(ServiceError::Forbidden(
                     "only a custodian of this record may do this".into(),
                 ));
@@ -179,10 +217,16 @@ pub fn authorize(
                     a.level
                 )));
             }
-            return Ok(Decision {
+            let decision = Decision {
                 access: Some(a),
                 app: None,
-            });
+            };
+            if !audit_reader && !decision.allows_some(op) {
+                return Err(ServiceError::Forbidden(
+                    "the data types shared with you do not allow this".into(),
+                ));
+            }
+            return Ok(decision);
         }
         Principal::App(app) => {
             if app.record.is_some_and(|r| r != record) {
@@ -195,24 +239,28 @@ pub fn authorize(
                 Some(acc) => Some(access_of(acc)?.ok_or_else(not_found)?),
                 None => None,
             };
-            let standing = access.as_ref().map_or(Perms::ALL, |a| a.level.perms());
+            let standing = access.clone();
             let custodian = access.as_ref().is_none_or(|a| a.level == AccessLevel::Custodian);
+            let audit_reader = access.as_ref().is_none_or(Access::reads_audit);
             let grants = match (app.issuer, app.account) {
                 (TokenIssuer::Operator, _) => vec![],
-                (TokenIssuer::Consent, Some(acc)) => store
-                    .grant(&app.app, record, acc)?
-                    .filter(Grant::is_active)
-                    .map(|g| vec![(g, standing)])
-                    .ok_or_else(refuse_app)?,
+                (TokenIssuer::Consent, Some(acc)) => {
+                    let person = access.clone().ok_or_else(not_found)?;
+                    store
+                        .grant(&app.app, record, acc)?
+                        .filter(Grant::is_active)
+                        .map(|g| vec![(g, person)])
+                        .ok_or_else(refuse_app)?
+                }
                 (TokenIssuer::Consent, None) => {
-                    let accesses = store.accesses(record)?;
+                    let accesses = live_accesses(store, record, now)?;
                     store
                         .grants_of_app(&app.app)?
                         .into_iter()
                         .filter(|g| g.record == record && g.is_active())
                         .filter_map(|g| {
-                            let lvl = accesses.iter().find(|a| a.account_id == g.account)?.level;
-                            Some((g, lvl.perms()))
+                            let a = accesses.iter().find(|a| a.account_id == g.account)?;
+                            Some((g, a.clone()))
                         })
                         .collect()
                 }
@@ -220,7 +268,7 @@ pub fn authorize(
             if app.issuer == TokenIssuer::Consent && grants.is_empty() {
                 return Err(refuse_app());
             }
-            if matches!(op, Operation::History | Operation::ReadAudit) && !custodian {
+            if (op == Operation::History && !custodian) || (op == Operation::ReadAudit && !audit_reader) {
                 return Err(ServiceError::Forbidden(
                     "only a custodian of this record may do this".into(),
                 ));

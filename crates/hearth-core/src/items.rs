@@ -19,7 +19,7 @@ use hearth_domain::{
 use hearth_store::contract::{ChangeSet, ClientIdMatch, NewRecordSpec, WriteBatch};
 use serde_json::Value;
 
-use crate::authz::{Operation, authorize};
+use crate::authz::Operation;
 use crate::prepare::{EnvelopeFields, LocalRef, Prepared, prepare};
 use crate::{Context, ServiceError, ServiceResult, Services, ValidationIssue};
 
@@ -190,6 +190,9 @@ impl Services {
                 relationship: plan.relationship,
                 level: hearth_domain::AccessLevel::Custodian,
                 granted_at: at,
+                data_types: None,
+                expires_at: None,
+                audit: false,
             };
             set.new_records.push(NewRecordSpec {
                 record,
@@ -305,7 +308,7 @@ impl Services {
                 Operation::Restore,
             ] {
                 if ops.contains(&op) {
-                    decision = Some(authorize(store, ctx, record, op)?);
+                    decision = Some(self.authorize(ctx, record, op)?);
                 }
             }
         }

@@ -23,6 +23,8 @@
 //! - [`files`]: `Binary` resources and the attachments of DocumentReference and Media, their
 //!   bytes streamed to and from the blob store.
 //! - [`people`]: accounts, records and access.
+//! - [`sharing`]: invitations, people's access, the history of changes, emergency access, and
+//!   the emails they send.
 //! - [`render`]: a stored item as the FHIR resource clients receive.
 //! - [`services`]: [`Services`], the handle adapters hold.
 
@@ -41,6 +43,7 @@ pub mod prepare;
 pub mod reads;
 pub mod render;
 pub mod services;
+pub mod sharing;
 
 pub use context::Context;
 pub use error::{ErrorCategory, ServiceError, ServiceResult, ValidationIssue};

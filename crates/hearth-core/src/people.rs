@@ -7,7 +7,7 @@ use hearth_domain::{
 };
 use serde_json::{Value, json};
 
-use crate::authz::{Operation, authorize};
+use crate::authz::Operation;
 use crate::context::Principal;
 use crate::items::{ItemRequest, NewRecordPlan};
 use crate::prepare::EnvelopeFields;
@@ -95,20 +95,31 @@ impl Services {
     /// Records `ctx` may see: every record for the operator, or the person's own.
     pub fn list_records(&self, owner: Option<AccountId>) -> ServiceResult<Vec<(Record, Vec<Access>)>> {
         let records = match owner {
-            Some(a) => self.store.records_of(a)?.into_iter().map(|(r, _)| r).collect(),
+            Some(a) => self.live_records_of(a)?.into_iter().map(|(r, _)| r).collect(),
             None => self.store.list_records()?,
         };
         records
             .into_iter()
             .map(|r| {
-                let acc = self.store.accesses(r.id)?;
+                let acc = crate::authz::live_accesses(&*self.store, r.id, self.now())?;
                 Ok((r, acc))
             })
             .collect()
     }
 
+    /// The records `account` reaches now, with its access to each (expired access left out).
+    pub fn live_records_of(&self, account: AccountId) -> ServiceResult<Vec<(Record, Access)>> {
+        let now = self.now();
+        Ok(self
+            .store
+            .records_of(account)?
+            .into_iter()
+            .filter(|(_, a)| a.is_live(now))
+            .collect())
+    }
+
     pub fn record(&self, ctx: &Context, id: RecordId) -> ServiceResult<Record> {
-        authorize(&*self.store, ctx, id, Operation::Read)?;
+        self.authorize(ctx, id, Operation::Read)?;
         self.store
             .record(id)?
             .ok_or_else(|| ServiceError::NotFound(format!("record {id} not found")))
@@ -124,13 +135,16 @@ impl Services {
         level: AccessLevel,
     ) -> ServiceResult<Access> {
         self.audited(ctx, Some(record), AuditAction::GrantAccess, || {
-            authorize(&*self.store, ctx, record, Operation::ManageAccess)?;
+            self.authorize(ctx, record, Operation::ManageAccess)?;
             let access = Access {
                 record_id: record,
                 account_id: account,
                 relationship,
                 level,
                 granted_at: self.now(),
+                data_types: None,
+                expires_at: None,
+                audit: false,
             };
             self.store.put_access(
                 &access,
@@ -142,7 +156,7 @@ impl Services {
 
     pub fn remove_access(&self, ctx: &Context, record: RecordId, account: AccountId) -> ServiceResult<()> {
         self.audited(ctx, Some(record), AuditAction::RevokeAccess, || {
-            authorize(&*self.store, ctx, record, Operation::ManageAccess)?;
+            self.authorize(ctx, record, Operation::ManageAccess)?;
             self.store.remove_access(
                 record,
                 account,
@@ -187,7 +201,7 @@ impl Services {
     /// Renames a record (people who may modify it).
     pub fn rename_record(&self, ctx: &Context, record: RecordId, name: &str) -> ServiceResult<Record> {
         self.audited(ctx, Some(record), AuditAction::UpdateRecord, || {
-            authorize(&*self.store, ctx, record, Operation::Update)?;
+            self.authorize(ctx, record, Operation::Update)?;
             if matches!(ctx.principal, Principal::App(_)) {
                 return Err(ServiceError::Forbidden("apps cannot rename records".into()));
             }
@@ -283,7 +297,7 @@ impl Services {
     pub fn leave_record(&self, account: AccountId, record: RecordId) -> ServiceResult<()> {
         let ctx = Context::person(account);
         self.audited(&ctx, Some(record), AuditAction::RevokeAccess, || {
-            authorize(&*self.store, &ctx, record, Operation::Read)?;
+            self.authorize(&ctx, record, Operation::Read)?;
             self.store
                 .remove_access(record, account, &self.audit_entry(&ctx, Some(record), AuditAction::RevokeAccess))
                 .map_err(|e| match e {
@@ -298,7 +312,7 @@ impl Services {
     /// Deletes a record for good (custodians), after the person typed its name to confirm.
     pub fn delete_record(&self, ctx: &Context, record: RecordId, typed_name: &str) -> ServiceResult<()> {
         self.audited(ctx, Some(record), AuditAction::DeleteRecord, || {
-            authorize(&*self.store, ctx, record, Operation::ManageAccess)?;
+            self.authorize(ctx, record, Operation::ManageAccess)?;
             let rec = self.record(ctx, record)?;
             if typed_name.trim() != rec.display_name {
                 return Err(ServiceError::invalid(

@@ -5,7 +5,7 @@
 use hearth_domain::audit::ItemVersionRef;
 use hearth_domain::{Access, AccountId, AuditAction, Item, ItemId, ItemMeta, ItemState, RecordId};
 
-use crate::authz::{Decision, Operation, authorize};
+use crate::authz::{Decision, Operation};
 use crate::{Context, ServiceError, ServiceResult, Services};
 
 impl Services {
@@ -14,7 +14,7 @@ impl Services {
     pub fn read(&self, ctx: &Context, record: RecordId, ids: &[ItemId]) -> ServiceResult<Vec<Item>> {
         if ids.is_empty() {
             return self.audited(ctx, Some(record), AuditAction::Read, || {
-                authorize(&*self.store, ctx, record, Operation::Read).map(|_| vec![])
+                self.authorize(ctx, record, Operation::Read).map(|_| vec![])
             });
         }
         self.read_fetched(ctx, record, || Ok(self.store.fetch(record, ids)?))
@@ -29,7 +29,7 @@ impl Services {
         fetch: impl FnOnce() -> ServiceResult<Vec<Item>>,
     ) -> ServiceResult<Vec<Item>> {
         self.audited(ctx, Some(record), AuditAction::Read, || {
-            let decision = authorize(&*self.store, ctx, record, Operation::Read)?;
+            let decision = self.authorize(ctx, record, Operation::Read)?;
             let items = self.visible(&decision, ctx, fetch()?);
             self.log_returned(ctx, record, AuditAction::Read, &items, None)?;
             self.note_app_use(&decision, hearth_store::GrantUse::Read);
@@ -84,7 +84,7 @@ impl Services {
         version: u32,
     ) -> ServiceResult<Item> {
         self.audited(ctx, Some(record), AuditAction::Read, || {
-            let decision = authorize(&*self.store, ctx, record, Operation::History)?;
+            let decision = self.authorize(ctx, record, Operation::History)?;
             self.require_visible(&decision, ctx, record, id)?;
             let entry = self.audit_entry(ctx, Some(record), AuditAction::Read);
             self.store
@@ -96,7 +96,7 @@ impl Services {
     /// Every version of an item, newest first (custodians).
     pub fn history(&self, ctx: &Context, record: RecordId, id: ItemId) -> ServiceResult<Vec<Item>> {
         self.audited(ctx, Some(record), AuditAction::History, || {
-            let decision = authorize(&*self.store, ctx, record, Operation::History)?;
+            let decision = self.authorize(ctx, record, Operation::History)?;
             self.require_visible(&decision, ctx, record, id)?;
             let items = self.store.history(
                 record,
@@ -128,7 +128,7 @@ impl Services {
         action: AuditAction,
     ) -> ServiceResult<hearth_domain::Page> {
         self.audited(ctx, Some(record), action, || {
-            let decision = authorize(&*self.store, ctx, record, Operation::Read)?;
+            let decision = self.authorize(ctx, record, Operation::Read)?;
             let mut q = query.clone();
             q.include_personal = q.include_personal && ctx.sees_personal();
             if let Some(readable) = decision.readable_types() {
@@ -162,9 +162,9 @@ impl Services {
         after: i64,
         limit: u32,
     ) -> ServiceResult<Vec<hearth_domain::Change>> {
-        let decision = authorize(&*self.store, ctx, record, Operation::Read)?;
+        let decision = self.authorize(ctx, record, Operation::Read)?;
         let mut changes = self.store.changes(record, after, limit)?;
-        if decision.app.is_some() {
+        if decision.limits_types() {
             changes.retain(|c| decision.allows(&c.data_type, Operation::Read));
         }
         Ok(changes)
@@ -177,7 +177,7 @@ impl Services {
         filter: &hearth_domain::audit::AuditFilter,
     ) -> ServiceResult<Vec<hearth_domain::AuditEntry>> {
         self.audited(ctx, Some(record), AuditAction::ReadAudit, || {
-            authorize(&*self.store, ctx, record, Operation::ReadAudit)?;
+            self.authorize(ctx, record, Operation::ReadAudit)?;
             let trail = self.store.audit_trail(record, filter)?;
             self.store
                 .append_audit(&self.audit_entry(ctx, Some(record), AuditAction::ReadAudit))?;
@@ -189,7 +189,7 @@ impl Services {
     /// be shared, so they stay until a blob sweep finds them unreferenced.
     pub fn purge(&self, ctx: &Context, record: RecordId, id: ItemId) -> ServiceResult<ItemMeta> {
         self.audited(ctx, Some(record), AuditAction::Purge, || {
-            authorize(&*self.store, ctx, record, Operation::Purge)?;
+            self.authorize(ctx, record, Operation::Purge)?;
             let rec = self
                 .store
                 .record(record)?
@@ -208,7 +208,7 @@ impl Services {
     }
 
     fn visible(&self, decision: &Decision, ctx: &Context, items: Vec<Item>) -> Vec<Item> {
-        if ctx.sees_personal() && decision.app.is_none() {
+        if ctx.sees_personal() && !decision.limits_types() {
             items
         } else {
             items
@@ -244,7 +244,7 @@ impl Services {
 /// Whether an item is visible: personal items never to apps, and apps see only readable types.
 fn may_see(decision: &Decision, ctx: &Context, meta: &ItemMeta) -> bool {
     (!meta.flags.personal || ctx.sees_personal())
-        && (decision.app.is_none() || decision.allows(&meta.data_type, Operation::Read))
+        && (!decision.limits_types() || decision.allows(&meta.data_type, Operation::Read))
 }
 
 impl Services {
@@ -262,7 +262,7 @@ impl Services {
                     "a whole-record export is for the record's custodians, not apps".into(),
                 ));
             }
-            authorize(&*self.store, ctx, record, Operation::ReadAudit)?;
+            self.authorize(ctx, record, Operation::ReadAudit)?;
             let rec = self
                 .store
                 .record(record)?
@@ -276,7 +276,7 @@ impl Services {
 
     /// Every access to a record, for exports and record pages.
     pub fn accesses(&self, ctx: &Context, record: RecordId) -> ServiceResult<Vec<Access>> {
-        authorize(&*self.store, ctx, record, Operation::Read)?;
+        self.authorize(ctx, record, Operation::Read)?;
         Ok(self.store.accesses(record)?)
     }
 }
@@ -289,7 +289,7 @@ impl Services {
         record: RecordId,
         client_ids: &[String],
     ) -> ServiceResult<Vec<hearth_store::contract::ClientIdMatch>> {
-        authorize(&*self.store, ctx, record, Operation::Read)?;
+        self.authorize(ctx, record, Operation::Read)?;
         Ok(self
             .store
             .find_by_client_ids(record, &ctx.actor().writer_key(), client_ids)?)
@@ -307,7 +307,7 @@ impl Services {
             .record_by_patient_client_id(owner, &ctx.actor().writer_key(), client_id)?;
         match found {
             Some(r) => {
-                authorize(&*self.store, ctx, r, Operation::Read)?;
+                self.authorize(ctx, r, Operation::Read)?;
                 Ok(Some(r))
             }
             None => Ok(None),

@@ -72,9 +72,42 @@ audit_actions! {
     DeleteRecord => "delete-record",
     BulkExport => "bulk-export",
     BulkDownload => "bulk-download",
+    InvitationSent => "invitation-sent",
+    InvitationResent => "invitation-resent",
+    InvitationCancelled => "invitation-cancelled",
+    InvitationAccepted => "invitation-accepted",
+    InvitationDeclined => "invitation-declined",
+    InvitationPinFailed => "invitation-pin-failed",
+    ChangeAccess => "change-access",
+    AccessExpired => "access-expired",
+    EmergencyProfileChanged => "emergency-profile-changed",
+    EmergencyCodeCreated => "emergency-code-created",
+    EmergencyCodeRevoked => "emergency-code-revoked",
+    EmergencyAccess => "emergency-access",
+    EmergencyAccessFailed => "emergency-access-failed",
 }
 
 impl AuditAction {
+    /// Whether the action is about a record (as opposed to an account's sign-in and security).
+    pub fn is_record_action(self) -> bool {
+        !matches!(
+            self,
+            AuditAction::CreateAccount
+                | AuditAction::SignUp
+                | AuditAction::SignIn
+                | AuditAction::SignInFailed
+                | AuditAction::SignOut
+                | AuditAction::EmailVerified
+                | AuditAction::PasswordChanged
+                | AuditAction::PasswordReset
+                | AuditAction::TwoFactorEnabled
+                | AuditAction::TwoFactorDisabled
+                | AuditAction::RecoveryCodeUsed
+                | AuditAction::RegisterApp
+                | AuditAction::UpdateApp
+        )
+    }
+
     /// Whether the action changes data (as opposed to reading it).
     pub fn is_write(self) -> bool {
         !matches!(
@@ -89,6 +122,8 @@ impl AuditAction {
                 | AuditAction::SignIn
                 | AuditAction::SignInFailed
                 | AuditAction::SignOut
+                | AuditAction::EmergencyAccess
+                | AuditAction::EmergencyAccessFailed
         )
     }
 }
@@ -174,6 +209,8 @@ pub struct AuditFilter {
     pub account: Option<AccountId>,
     pub app: Option<AppId>,
     pub action: Option<AuditAction>,
+    /// Entries that name this data type (registry key).
+    pub data_type: Option<String>,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
     /// Return entries with ids below this (newest first paging).

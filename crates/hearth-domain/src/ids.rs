@@ -78,3 +78,12 @@ impl fmt::Display for AppId {
         f.write_str(&self.0)
     }
 }
+
+uuid_id!(
+    /// An invitation to share a record with someone by email.
+    InvitationId
+);
+uuid_id!(
+    /// One emergency access code of a record.
+    EmergencyCodeId
+);

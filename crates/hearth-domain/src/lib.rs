@@ -13,6 +13,7 @@
 //! - [`item`]: the envelope, writes, reads, history.
 //! - [`query`]: filters, ordering and cursors over a record's items.
 //! - [`audit`]: audit entries and the per-record change feed.
+//! - [`sharing`]: invitations to share a record, emergency profiles and codes.
 //! - [`bulk`]: bulk export jobs (FHIR Bulk Data Access `$export`): who asked, what, and the files.
 //! - [`datatypes`]: the named data-type registry, classifier, effective dates, units.
 
@@ -25,11 +26,12 @@ pub mod ids;
 pub mod item;
 pub mod query;
 pub mod record;
+pub mod sharing;
 pub mod time;
 
 pub use account::{Account, NewAccount};
 pub use audit::{AuditAction, AuditEntry, AuditOutcome, Change, ChangeKind};
-pub use ids::{AccountId, AppId, ItemId, JobId, RecordId};
+pub use ids::{AccountId, AppId, EmergencyCodeId, InvitationId, ItemId, JobId, RecordId};
 pub use item::{
     Actor, BlobRef, Item, ItemContent, ItemFlags, ItemLink, ItemMeta, ItemState, Stamp, VersionPosition,
     WriteOp,

@@ -139,7 +139,8 @@ impl fmt::Display for AccessLevel {
     }
 }
 
-/// One account's way into one record.
+/// One account's way into one record (HealthVault's record authorization: level, the data types
+/// shared, expiry, audit access).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Access {
     pub record_id: RecordId,
@@ -147,10 +148,68 @@ pub struct Access {
     pub relationship: Relationship,
     pub level: AccessLevel,
     pub granted_at: Timestamp,
+    /// The data types shared (registry keys); `None` shares every type, including types added
+    /// later. Custodians always reach every type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_types: Option<Vec<String>>,
+    /// When the access stops; `None` never. Custodian access does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    /// Whether the person may read the record's history of changes (custodians always may).
+    #[serde(default)]
+    pub audit: bool,
 }
 
 impl Access {
+    /// Access to every data type, without expiry or audit access beyond the level's own.
+    pub fn new(
+        record_id: RecordId,
+        account_id: AccountId,
+        relationship: Relationship,
+        level: AccessLevel,
+        granted_at: Timestamp,
+    ) -> Self {
+        Access {
+            record_id,
+            account_id,
+            relationship,
+            level,
+            granted_at,
+            data_types: None,
+            expires_at: None,
+            audit: false,
+        }
+    }
+
     pub fn is_custodian(&self) -> bool {
         self.level == AccessLevel::Custodian
+    }
+
+    /// Whether the access is in force at `now` (it stops exactly at its expiry).
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.expires_at.is_none_or(|end| now < end)
+    }
+
+    /// Whether items of `data_type` are shared with this person.
+    pub fn shares(&self, data_type: &str) -> bool {
+        match &self.data_types {
+            None => true,
+            Some(_) if self.is_custodian() => true,
+            Some(types) => types.iter().any(|t| t == data_type),
+        }
+    }
+
+    /// What this access allows on items of `data_type`.
+    pub fn perms(&self, data_type: &str) -> crate::auth::Perms {
+        if self.shares(data_type) {
+            self.level.perms()
+        } else {
+            crate::auth::Perms::NONE
+        }
+    }
+
+    /// Whether the person may read the record's history of changes.
+    pub fn reads_audit(&self) -> bool {
+        self.is_custodian() || self.audit
     }
 }

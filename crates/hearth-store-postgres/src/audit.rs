@@ -99,6 +99,14 @@ pub(crate) fn trail(db: &mut Db<'_>, record: RecordId, f: &AuditFilter) -> Store
     if let Some(action) = f.action {
         push("action =", Box::new(action.as_str()), &mut sql);
     }
+    if let Some(dt) = &f.data_type {
+        // data_types is a JSON array of keys; keys never hold a quote.
+        push(
+            "data_types LIKE",
+            Box::new(format!("%\"{}\"%", dt.replace(['"', '%', '_'], ""))),
+            &mut sql,
+        );
+    }
     if let Some(from) = f.from {
         push("at >=", Box::new(from.0), &mut sql);
     }

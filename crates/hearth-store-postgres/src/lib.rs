@@ -37,6 +37,7 @@ mod people;
 mod read;
 mod records;
 pub mod schema;
+mod sharing;
 mod write;
 
 use std::str::FromStr;

@@ -4,6 +4,7 @@
 use hearth_domain::{
     Access, AccessLevel, Account, AccountId, AuditEntry, ItemId, Record, RecordId, Relationship, Timestamp,
 };
+use hearth_store::codec::{decode_strings, encode_strings};
 use hearth_store::{StoreError, StoreResult};
 use postgres::Row;
 use postgres::types::ToSql;
@@ -93,29 +94,38 @@ pub(crate) fn list_records(db: &mut Db<'_>) -> StoreResult<Vec<Record>> {
     db.query(&sql, &[])?.iter().map(to_record).collect()
 }
 
-fn access_from(record_id: RecordId, account: Uuid, rel: &str, level: &str, at: i64) -> StoreResult<Access> {
+/// The access columns every access query selects, in this order.
+pub(crate) const ACCESS_COLS: &str =
+    "a.account_id, a.relationship, a.level, a.granted_at, a.data_types, a.expires_at, a.audit";
+
+/// An access from the [`ACCESS_COLS`] starting at column `i`.
+pub(crate) fn access_at(record_id: RecordId, r: &postgres::Row, i: usize) -> StoreResult<Access> {
+    let rel: String = col(r, i + 1)?;
+    let level: String = col(r, i + 2)?;
+    let types: Option<String> = col(r, i + 4)?;
     Ok(Access {
         record_id,
-        account_id: AccountId(account),
+        account_id: AccountId(col::<Uuid>(r, i)?),
         relationship: rel.parse().unwrap_or(Relationship::Other),
-        level: AccessLevel::parse(level)
+        level: AccessLevel::parse(&level)
             .ok_or_else(|| StoreError::Corrupt(format!("access level {level:?}")))?,
-        granted_at: Timestamp(at),
+        granted_at: Timestamp(col(r, i + 3)?),
+        data_types: types.map(|t| decode_strings(&t)).transpose()?,
+        expires_at: col::<Option<i64>>(r, i + 5)?.map(Timestamp),
+        audit: col(r, i + 6)?,
     })
 }
 
 pub(crate) fn records_of(db: &mut Db<'_>, account: AccountId) -> StoreResult<Vec<(Record, Access)>> {
     let sql = format!(
-        "SELECT {RECORD_COLS}, a.relationship, a.level, a.granted_at FROM record_access a
+        "SELECT {RECORD_COLS}, {ACCESS_COLS} FROM record_access a
          JOIN records r ON r.rk = a.rk WHERE a.account_id = $1 ORDER BY r.rk"
     );
     db.query(&sql, &[&account.0])?
         .iter()
         .map(|r| {
             let rec = to_record(r)?;
-            let rel: String = col(r, 5)?;
-            let level: String = col(r, 6)?;
-            let access = access_from(rec.id, account.0, &rel, &level, col(r, 7)?)?;
+            let access = access_at(rec.id, r, 5)?;
             Ok((rec, access))
         })
         .collect()
@@ -123,21 +133,16 @@ pub(crate) fn records_of(db: &mut Db<'_>, account: AccountId) -> StoreResult<Vec
 
 pub(crate) fn accesses(db: &mut Db<'_>, record: RecordId) -> StoreResult<Vec<Access>> {
     let rk = require_rk(db, record)?;
-    db.query(
-        "SELECT account_id, relationship, level, granted_at FROM record_access WHERE rk = $1
-         ORDER BY granted_at, account_id",
-        &[&rk],
-    )?
-    .iter()
-    .map(|r| {
-        let rel: String = col(r, 1)?;
-        let level: String = col(r, 2)?;
-        access_from(record, col(r, 0)?, &rel, &level, col(r, 3)?)
-    })
-    .collect()
+    let sql = format!(
+        "SELECT {ACCESS_COLS} FROM record_access a WHERE a.rk = $1 ORDER BY a.granted_at, a.account_id"
+    );
+    db.query(&sql, &[&rk])?
+        .iter()
+        .map(|r| access_at(record, r, 0))
+        .collect()
 }
 
-fn custodian_count(db: &mut Db<'_>, rk: i64) -> StoreResult<i64> {
+pub(crate) fn custodian_count(db: &mut Db<'_>, rk: i64) -> StoreResult<i64> {
     col(
         &db.one(
             "SELECT count(*) FROM record_access WHERE rk = $1 AND level = 'custodian'",
@@ -149,10 +154,21 @@ fn custodian_count(db: &mut Db<'_>, rk: i64) -> StoreResult<i64> {
 
 pub(crate) fn insert_access(db: &mut Db<'_>, rk: i64, access: &Access) -> StoreResult<()> {
     db.try_exec(
-        "INSERT INTO record_access (rk, account_id, relationship, level, granted_at) VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO record_access (rk, account_id, relationship, level, granted_at, data_types, expires_at, audit)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (rk, account_id) DO UPDATE SET relationship = excluded.relationship,
-             level = excluded.level, granted_at = excluded.granted_at",
-        &[&rk, &access.account_id.0, &access.relationship.as_str(), &access.level.as_str(), &access.granted_at.0],
+             level = excluded.level, granted_at = excluded.granted_at, data_types = excluded.data_types,
+             expires_at = excluded.expires_at, audit = excluded.audit",
+        &[
+            &rk,
+            &access.account_id.0,
+            &access.relationship.as_str(),
+            &access.level.as_str(),
+            &access.granted_at.0,
+            &access.data_types.as_deref().map(encode_strings),
+            &access.expires_at.map(|t| t.0),
+            &access.audit,
+        ],
     )
     .map_err(|e| if is_fk_violation(&e) { StoreError::AccountNotFound } else { db_err(e) })?;
     Ok(())

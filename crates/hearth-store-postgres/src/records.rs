@@ -35,6 +35,9 @@ const DELETE_RECORD_ROWS: &[&str] = &[
     "DELETE FROM record_access WHERE rk = $1",
     "DELETE FROM grants WHERE rk = $1",
     "DELETE FROM oauth_tokens WHERE rk = $1",
+    "DELETE FROM invitations WHERE rk = $1",
+    "DELETE FROM emergency_profiles WHERE rk = $1",
+    "DELETE FROM emergency_codes WHERE rk = $1",
     "DELETE FROM audit WHERE rk = $1",
     "DELETE FROM records WHERE rk = $1",
 ];

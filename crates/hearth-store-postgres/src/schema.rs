@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_auth.sql")),
     (3, include_str!("../migrations/0003_bulk.sql")),
+    (4, include_str!("../migrations/0004_sharing.sql")),
 ];
 
 /// Advisory lock key for migrations ("hearth" in ASCII).

@@ -59,6 +59,9 @@ fn new_record(store: &dyn Store) -> RecordId {
         relationship: Relationship::SelfRecord,
         level: AccessLevel::Custodian,
         granted_at: t(0),
+        data_types: None,
+        expires_at: None,
+        audit: false,
     };
     store
         .apply(&ChangeSet {

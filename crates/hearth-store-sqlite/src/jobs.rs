@@ -314,20 +314,6 @@ impl SqliteStore {
     /// something other than their primary key, by name; the tests use it to prove they search
     /// indexes.
     pub fn explain_job_queries(&self) -> StoreResult<Vec<(&'static str, Vec<String>)>> {
-        let conn = self.reader()?;
-        PLANNED
-            .iter()
-            .map(|(name, sql)| {
-                let mut st = conn
-                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                    .map_err(db_err)?;
-                let nulls = vec![rusqlite::types::Null; st.parameter_count()];
-                let rows = st
-                    .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
-                    .map_err(db_err)?;
-                let plan = rows.map(|r| r.map_err(db_err)).collect::<StoreResult<Vec<_>>>()?;
-                Ok((*name, plan))
-            })
-            .collect()
+        crate::explain_plans(&*self.reader()?, PLANNED)
     }
 }

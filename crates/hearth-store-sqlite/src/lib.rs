@@ -31,6 +31,7 @@ mod people;
 mod read;
 mod records;
 pub mod schema;
+mod sharing;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -343,4 +344,25 @@ impl Store for SqliteStore {
     fn export(&self, record: RecordId, sink: &mut dyn ExportSink) -> StoreResult<()> {
         read::export(self, &*self.reader()?, record, sink)
     }
+}
+
+/// `EXPLAIN QUERY PLAN` of each named statement (parameters bound to NULL), for the plan tests.
+pub(crate) fn explain_plans(
+    conn: &Connection,
+    planned: &[(&'static str, &str)],
+) -> StoreResult<Vec<(&'static str, Vec<String>)>> {
+    planned
+        .iter()
+        .map(|(name, sql)| {
+            let mut st = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .map_err(db_err)?;
+            let nulls = vec![rusqlite::types::Null; st.parameter_count()];
+            let rows = st
+                .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+                .map_err(db_err)?;
+            let plan = rows.map(|r| r.map_err(db_err)).collect::<StoreResult<Vec<_>>>()?;
+            Ok((*name, plan))
+        })
+        .collect()
 }

@@ -3,6 +3,7 @@
 use hearth_domain::{
     Access, AccessLevel, Account, AccountId, AuditEntry, ItemId, Record, RecordId, Relationship, Timestamp,
 };
+use hearth_store::codec::{decode_strings, encode_strings};
 use hearth_store::{StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, TransactionBehavior, params};
 
@@ -114,67 +115,58 @@ pub(crate) fn list_records(conn: &Connection) -> StoreResult<Vec<Record>> {
     rows.map(|r| to_record(r.map_err(db_err)?)).collect()
 }
 
-fn access_from(record_id: RecordId, account: &[u8], rel: &str, level: &str, at: i64) -> StoreResult<Access> {
+/// The access columns every access query selects, in this order.
+pub(crate) const ACCESS_COLS: &str =
+    "a.account_id, a.relationship, a.level, a.granted_at, a.data_types, a.expires_at, a.audit";
+
+/// An access from the [`ACCESS_COLS`] starting at column `i`.
+pub(crate) fn access_at(record_id: RecordId, r: &rusqlite::Row<'_>, i: usize) -> StoreResult<Access> {
+    let account: Vec<u8> = r.get(i).map_err(db_err)?;
+    let rel: String = r.get(i + 1).map_err(db_err)?;
+    let level: String = r.get(i + 2).map_err(db_err)?;
+    let types: Option<String> = r.get(i + 4).map_err(db_err)?;
     Ok(Access {
         record_id,
-        account_id: AccountId::from_bytes(uuid_bytes(account)?),
+        account_id: AccountId::from_bytes(uuid_bytes(&account)?),
         relationship: rel.parse().unwrap_or(Relationship::Other),
-        level: AccessLevel::parse(level)
+        level: AccessLevel::parse(&level)
             .ok_or_else(|| StoreError::Corrupt(format!("access level {level:?}")))?,
-        granted_at: Timestamp(at),
+        granted_at: Timestamp(r.get(i + 3).map_err(db_err)?),
+        data_types: types.map(|t| decode_strings(&t)).transpose()?,
+        expires_at: r.get::<_, Option<i64>>(i + 5).map_err(db_err)?.map(Timestamp),
+        audit: r.get(i + 6).map_err(db_err)?,
     })
 }
 
 pub(crate) fn records_of(conn: &Connection, account: AccountId) -> StoreResult<Vec<(Record, Access)>> {
     let sql = format!(
-        "SELECT {RECORD_COLS}, a.relationship, a.level, a.granted_at FROM record_access a
+        "SELECT {RECORD_COLS}, {ACCESS_COLS} FROM record_access a
          JOIN records r ON r.rk = a.rk WHERE a.account_id = ?1 ORDER BY r.rk"
     );
     let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
-    let rows = st
-        .query_map([&account.as_bytes()[..]], |r| {
-            Ok((
-                record_from_row(r)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, i64>(7)?,
-            ))
-        })
-        .map_err(db_err)?;
-    rows.map(|row| {
-        let (raw, rel, level, at) = row.map_err(db_err)?;
-        let rec = to_record(raw)?;
-        let access = access_from(rec.id, account.as_bytes(), &rel, &level, at)?;
-        Ok((rec, access))
-    })
-    .collect()
+    let mut rows = st.query([&account.as_bytes()[..]]).map_err(db_err)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db_err)? {
+        let rec = to_record(record_from_row(r).map_err(db_err)?)?;
+        let access = access_at(rec.id, r, 5)?;
+        out.push((rec, access));
+    }
+    Ok(out)
 }
 
 pub(crate) fn accesses(conn: &Connection, record: RecordId) -> StoreResult<Vec<Access>> {
     let rk = require_rk(conn, record)?;
-    let mut st = conn
-        .prepare_cached(
-            "SELECT account_id, relationship, level, granted_at FROM record_access WHERE rk = ?1 ORDER BY granted_at",
-        )
-        .map_err(db_err)?;
-    let rows = st
-        .query_map([rk], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })
-        .map_err(db_err)?;
-    rows.map(|row| {
-        let (acc, rel, level, at) = row.map_err(db_err)?;
-        access_from(record, &acc, &rel, &level, at)
-    })
-    .collect()
+    let sql = format!("SELECT {ACCESS_COLS} FROM record_access a WHERE a.rk = ?1 ORDER BY a.granted_at");
+    let mut st = conn.prepare_cached(&sql).map_err(db_err)?;
+    let mut rows = st.query([rk]).map_err(db_err)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(db_err)? {
+        out.push(access_at(record, r, 0)?);
+    }
+    Ok(out)
 }
 
-fn custodian_count(conn: &Connection, rk: i64) -> StoreResult<i64> {
+pub(crate) fn custodian_count(conn: &Connection, rk: i64) -> StoreResult<i64> {
     conn.query_row(
         "SELECT count(*) FROM record_access WHERE rk = ?1 AND level = 'custodian'",
         [rk],
@@ -185,9 +177,11 @@ fn custodian_count(conn: &Connection, rk: i64) -> StoreResult<i64> {
 
 pub(crate) fn insert_access(conn: &Connection, rk: i64, access: &Access) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO record_access (rk, account_id, relationship, level, granted_at) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO record_access (rk, account_id, relationship, level, granted_at, data_types, expires_at, audit)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (rk, account_id) DO UPDATE SET relationship = excluded.relationship,
-             level = excluded.level, granted_at = excluded.granted_at",
+             level = excluded.level, granted_at = excluded.granted_at, data_types = excluded.data_types,
+             expires_at = excluded.expires_at, audit = excluded.audit",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -195,7 +189,10 @@ pub(crate) fn insert_access(conn: &Connection, rk: i64, access: &Access) -> Stor
             &access.account_id.as_bytes()[..],
             access.relationship.as_str(),
             access.level.as_str(),
-            access.granted_at.0
+            access.granted_at.0,
+            access.data_types.as_deref().map(encode_strings),
+            access.expires_at.map(|t| t.0),
+            access.audit,
         ])
     })
     .map_err(|e| {

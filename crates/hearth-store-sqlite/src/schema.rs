@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_auth.sql")),
     (3, include_str!("../migrations/0003_bulk.sql")),
+    (4, include_str!("../migrations/0004_sharing.sql")),
 ];
 
 pub fn migrate(conn: &Connection) -> StoreResult<()> {

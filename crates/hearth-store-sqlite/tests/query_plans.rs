@@ -1,6 +1,6 @@
 //! Every query shape searches an index: no plan step scans a table or a whole index. Item
 //! queries, the sign-in, consent and record-deletion statements, and the bulk export job
-//! statements.
+//! statements, and the sharing statements.
 
 use hearth_domain::{
     Access, AccessLevel, Account, AccountId, Actor, AppId, AuditAction, AuditEntry, AuditOutcome, Cursor,
@@ -70,6 +70,9 @@ fn queries_search_indexes() {
                     relationship: Relationship::SelfRecord,
                     level: AccessLevel::Custodian,
                     granted_at: t(0),
+                    data_types: None,
+                    expires_at: None,
+                    audit: false,
                 },
                 audit: entry(AuditAction::CreateRecord, Some(record.id)),
             }],
@@ -242,5 +245,24 @@ fn bulk_job_statements_search_indexes() {
             .any(|s| s.contains("bulk_jobs_expiry")),
         "{:?}",
         plan_of("expired jobs")
+    );
+}
+
+#[test]
+fn sharing_statements_search_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("h.db")).unwrap();
+    let plans = store.explain_sharing_queries().unwrap();
+    assert_eq!(plans.len(), 5);
+    for (name, plan) in &plans {
+        for step in plan {
+            assert!(!step.starts_with("SCAN"), "{name}: plan scans: {plan:?}");
+        }
+        assert!(plan.iter().any(|s| s.starts_with("SEARCH")), "{name}: {plan:?}");
+    }
+    let expired = &plans.iter().find(|(n, _)| *n == "expired accesses").unwrap().1;
+    assert!(
+        expired.iter().any(|s| s.contains("record_access_expiry")),
+        "{expired:?}"
     );
 }

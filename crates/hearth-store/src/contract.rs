@@ -110,7 +110,7 @@ pub trait ExportSink {
 }
 
 /// The storage contract. Synchronous: each call blocks while doing I/O.
-pub trait Store: crate::AuthStore + crate::JobStore + Send + Sync {
+pub trait Store: crate::AuthStore + crate::JobStore + crate::SharingStore + Send + Sync {
     /// "sqlite" or "postgres".
     fn backend_name(&self) -> &'static str;
     /// Whether the database answers (readiness).

@@ -14,6 +14,7 @@
 //! - [`contract`]: the [`Store`] trait and its argument and result types.
 //! - [`auth_contract`]: [`AuthStore`], the sign-in and consent half of the contract.
 //! - [`jobs_contract`]: [`JobStore`], bulk export jobs and the files they list.
+//! - [`sharing_contract`]: [`SharingStore`], invitations, expiring accesses, emergency access.
 //! - [`error`] — [`StoreError`].
 //! - [`blob`]: the blob-store trait and the local-directory implementation.
 //! - [`conformance`]: the test suite every backend runs (`hearth_store::conformance::run_all`).
@@ -25,9 +26,11 @@ pub mod conformance;
 pub mod contract;
 pub mod error;
 pub mod jobs_contract;
+pub mod sharing_contract;
 
 pub use auth_contract::{AuthStore, GrantUse};
 pub use blob::{BlobStore, LocalBlobStore};
 pub use contract::{BatchResult, ExportSink, Store, WriteBatch};
 pub use error::{StoreError, StoreResult};
 pub use jobs_contract::{ClaimedJob, DropBlob, JobStore};
+pub use sharing_contract::SharingStore;

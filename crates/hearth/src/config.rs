@@ -22,6 +22,7 @@ struct FileConfig {
     mail_from: Option<String>,
     max_upload: Option<SizeText>,
     bulk_expiry_secs: Option<i64>,
+    clock_offset_file: Option<PathBuf>,
 }
 
 /// A size in `hearth.toml`: a number of bytes, or text such as `"200MiB"`.
@@ -65,6 +66,9 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// How long bulk export files (and the job's status) are kept after the export finishes.
     pub bulk_expiry_secs: i64,
+    /// For test servers only: a file holding a number of seconds added to the system clock
+    /// (re-read every 100 ms), so end-to-end tests can move time past expiry dates.
+    pub clock_offset_file: Option<PathBuf>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -180,6 +184,9 @@ impl Config {
             mail_from,
             max_upload_bytes,
             bulk_expiry_secs,
+            clock_offset_file: get("HEARTH_CLOCK_OFFSET_FILE")
+                .map(PathBuf::from)
+                .or(file.clock_offset_file),
         })
     }
 }

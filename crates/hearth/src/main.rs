@@ -5,6 +5,7 @@
 
 mod admin;
 mod bench;
+mod clock;
 mod config;
 mod import;
 mod mail;

@@ -8,7 +8,6 @@ use anyhow::Context;
 use hearth_core::Services;
 use hearth_core::auth::{AuthSettings, Mailer, OutboxMailer};
 use hearth_core::bulk::BulkSettings;
-use hearth_domain::SystemClock;
 use hearth_store::{LocalBlobStore, Store};
 
 use crate::config::Config;
@@ -48,7 +47,11 @@ pub fn open_services(config: &Config) -> anyhow::Result<Services> {
     let blob_dir = config.data_dir.join("blobs");
     let blobs = LocalBlobStore::open_dir(&blob_dir)
         .with_context(|| format!("cannot open the blob directory {}", blob_dir.display()))?;
-    Ok(Services::new(store, Arc::new(blobs), Arc::new(SystemClock)))
+    Ok(Services::new(
+        store,
+        Arc::new(blobs),
+        crate::clock::clock_for(config.clock_offset_file.as_ref()),
+    ))
 }
 
 /// The services with sign-in settings and a mailer (an SMTP relay when configured, else the

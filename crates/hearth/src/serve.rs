@@ -1,5 +1,6 @@
 //! `hearth serve`: opens the configured store (creating the data directory and applying
-//! migrations), starts the bulk export worker, then serves HTTP until Ctrl-C or SIGTERM.
+//! migrations), starts the bulk export worker and the sweep of expired shared access, then
+//! serves HTTP until Ctrl-C or SIGTERM.
 
 use std::sync::Arc;
 
@@ -14,6 +15,19 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let services = Arc::new(open_serving_services(&config)?);
     // Runs queued exports (and those a crashed server left running) until the server stops.
     let worker = BulkWorker::start((*services).clone()).context("cannot start the bulk export worker")?;
+    // Ends shared access whose time is up (it already stopped on the dot) and tells people.
+    let sweeper = (*services).clone();
+    std::thread::Builder::new()
+        .name("access-expiry".into())
+        .spawn(move || {
+            loop {
+                if let Err(e) = sweeper.sweep_expired_access() {
+                    tracing::warn!(error = %e, "the expired-access sweep failed");
+                }
+                std::thread::sleep(std::time::Duration::from_secs(5));
+            }
+        })
+        .context("cannot start the access expiry sweep")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -65,7 +65,7 @@ impl Services {
         }
     }
 
-    fn send_mail(&self, to: &str, subject: &str, body: String) {
+    pub(crate) fn send_mail(&self, to: &str, subject: &str, body: String) {
         let mail = Mail {
             to: to.into(),
             subject: subject.into(),

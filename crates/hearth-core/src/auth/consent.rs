@@ -58,8 +58,7 @@ pub struct AuthorisedApp {
 
 impl Services {
     fn person_access(&self, account: AccountId, record: RecordId) -> ServiceResult<(Record, Access)> {
-        self.store
-            .records_of(account)?
+        self.live_records_of(account)?
             .into_iter()
             .find(|(r, _)| r.id == record)
             .ok_or_else(|| ServiceError::NotFound(format!("record {record} not found")))
@@ -293,8 +292,7 @@ impl Services {
         }
         let mut out: Vec<RecordId> = match (a.issuer, a.account) {
             (hearth_domain::auth::TokenIssuer::Operator, Some(acc)) => self
-                .store
-                .records_of(acc)?
+                .live_records_of(acc)?
                 .into_iter()
                 .map(|(r, _)| r.id)
                 .collect(),

@@ -6,7 +6,7 @@
 use hearth_domain::{AuditAction, Cursor, Item, ItemQuery, Order, RecordId, Timestamp};
 
 use super::records::{data_types_of, not_found};
-use crate::authz::{Operation, authorize};
+use crate::authz::Operation;
 use crate::{Context, ServiceError, ServiceResult, Services};
 
 #[derive(Clone, Debug, Default)]
@@ -53,7 +53,7 @@ impl Services {
             }
         }
         self.audited(ctx, Some(record), AuditAction::Query, || {
-            let decision = authorize(&*self.store, ctx, record, Operation::Read)?;
+            let decision = self.authorize(ctx, record, Operation::Read)?;
             let mut data_types: Vec<String> = req.types.iter().flat_map(|t| data_types_of(t)).collect();
             if let Some(readable) = decision.readable_types() {
                 data_types = if data_types.is_empty() {

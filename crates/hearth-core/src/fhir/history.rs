@@ -10,7 +10,7 @@ use hearth_domain::audit::ItemVersionRef;
 use hearth_domain::{AuditAction, Change, Item, RecordId, Timestamp};
 
 use super::records::{data_types_of, not_found};
-use crate::authz::{Operation, authorize};
+use crate::authz::Operation;
 use crate::{Context, ServiceError, ServiceResult, Services};
 
 /// What to list.
@@ -92,7 +92,7 @@ impl Services {
 
         let mut found: Vec<(Position, Change)> = Vec::new();
         for record in records {
-            let decision = match authorize(&*self.store, ctx, record, Operation::History) {
+            let decision = match self.authorize(ctx, record, Operation::History) {
                 Ok(d) => d,
                 Err(e) if item.is_some() => {
                     self.audit_failure(ctx, Some(record), AuditAction::History, vec![], &e);
@@ -116,7 +116,7 @@ impl Services {
                         && types.as_ref().is_none_or(|t| t.contains(&c.data_type))
                         && req.since.is_none_or(|s| c.at >= s)
                         && after.is_none_or(|a| pos < a)
-                        && (decision.app.is_none() || decision.allows(&c.data_type, Operation::Read));
+                        && (!decision.limits_types() || decision.allows(&c.data_type, Operation::Read));
                     if wanted {
                         found.push((pos, c));
                     }

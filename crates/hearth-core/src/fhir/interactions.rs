@@ -16,7 +16,7 @@ use hearth_domain::{AuditAction, Item, ItemId, ItemMeta, ItemState, RecordId, Re
 use serde_json::Value;
 
 use super::records::not_found;
-use crate::authz::{Operation, authorize};
+use crate::authz::Operation;
 use crate::context::Principal;
 use crate::items::NewRecordPlan;
 use crate::{Context, ItemRequest, ServiceError, ServiceResult, Services, WriteOutcome};
@@ -198,7 +198,7 @@ impl Services {
             .parse()
             .map_err(|_| ServiceError::NotFound(format!("{rtype}/{id} has no version {vid}")))?;
         self.audited(ctx, Some(record), AuditAction::Read, || {
-            let decision = authorize(&*self.store, ctx, record, Operation::Read)?;
+            let decision = self.authorize(ctx, record, Operation::Read)?;
             let item = self
                 .store
                 .fetch_versions(record, &[ItemVersionRef { id: item_id, version }])?

@@ -34,12 +34,7 @@ impl Services {
     pub fn fhir_records(&self, ctx: &Context) -> ServiceResult<Vec<RecordId>> {
         match &ctx.principal {
             Principal::App(_) => self.records_for(ctx),
-            Principal::Person(a) => Ok(self
-                .store
-                .records_of(*a)?
-                .into_iter()
-                .map(|(r, _)| r.id)
-                .collect()),
+            Principal::Person(a) => Ok(self.live_records_of(*a)?.into_iter().map(|(r, _)| r.id).collect()),
             Principal::Operator | Principal::Tool(_) => {
                 Ok(self.store.list_records()?.into_iter().map(|r| r.id).collect())
             }
@@ -63,9 +58,7 @@ impl Services {
     /// Whether `ctx` reaches `record` through the FHIR API.
     pub fn reaches(&self, ctx: &Context, record: RecordId) -> ServiceResult<bool> {
         let has_access = |account| -> ServiceResult<bool> {
-            Ok(self
-                .store
-                .accesses(record)?
+            Ok(crate::authz::live_accesses(&*self.store, record, self.now())?
                 .iter()
                 .any(|a| a.account_id == account))
         };

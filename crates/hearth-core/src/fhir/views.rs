@@ -10,7 +10,7 @@ use hearth_domain::{AuditAction, AuditEntry, AuditOutcome, ItemId, RecordId, Sta
 use serde_json::{Value, json};
 
 use super::history::{HistoryRequest, HistoryScope};
-use crate::authz::{Operation, authorize};
+use crate::authz::Operation;
 use crate::{Context, ServiceError, ServiceResult, Services};
 
 pub const DEFAULT_COUNT: u32 = 100;
@@ -207,6 +207,6 @@ impl Services {
     /// Whether `ctx` may read a record's audit trail (custodians, and apps acting for them
     /// with consent to read AuditEvent).
     pub fn may_read_audit(&self, ctx: &Context, record: RecordId) -> bool {
-        authorize(&*self.store, ctx, record, Operation::ReadAudit).is_ok()
+        self.authorize(ctx, record, Operation::ReadAudit).is_ok()
     }
 }

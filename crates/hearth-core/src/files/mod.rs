@@ -33,7 +33,7 @@ use hearth_store::blob::BlobInfo;
 use serde_json::Value;
 use sha1::{Digest, Sha1};
 
-use crate::authz::{Operation, authorize};
+use crate::authz::Operation;
 use crate::context::Principal;
 use crate::prepare::EnvelopeFields;
 use crate::{Context, ServiceError, ServiceResult, Services};
@@ -239,7 +239,7 @@ impl Services {
         let record = self.store.item_record(id)?.ok_or_else(not_found)?;
         let reaches = match &ctx.principal {
             Principal::App(_) => self.records_for(ctx)?.contains(&record),
-            _ => match authorize(&*self.store, ctx, record, Operation::Read) {
+            _ => match self.authorize(ctx, record, Operation::Read) {
                 Ok(_) => true,
                 Err(ServiceError::NotFound(_)) => false,
                 Err(e) => return Err(e),
@@ -286,7 +286,7 @@ impl Services {
         data_type: &str,
         op: Operation,
     ) -> ServiceResult<()> {
-        let decision = authorize(&*self.store, ctx, record, op)?;
+        let decision = self.authorize(ctx, record, op)?;
         if decision.allows(data_type, op) {
             Ok(())
         } else {

@@ -13,6 +13,10 @@
 //!   [`item`]: one item, its envelope, origin and versions. [`files`]: upload, download,
 //!   previews. [`profile`]: demographics, emergency contacts, blood type, picture.
 //!   [`describe`]: an item in a line.
+//! - [`sharing`], [`invitation`]: sharing a record with people, and answering an invitation.
+//! - [`history`]: the record's history of changes.
+//! - [`emergency`], [`wallet_card`]: emergency profile, codes, the wallet card PDF, and the
+//!   public emergency page.
 //! - [`consent`]: `GET`/`POST /oauth/authorize`. [`assets`]: the style sheet.
 //!
 //! Every POST form carries a `csrf` field; see [`session`].
@@ -24,11 +28,14 @@ pub mod chart;
 pub mod consent;
 pub mod data;
 pub mod describe;
+pub mod emergency;
 pub mod entry;
 pub mod files;
 pub mod form;
 pub mod headers;
+pub mod history;
 pub mod home;
+pub mod invitation;
 pub mod item;
 pub mod password;
 pub mod profile;
@@ -38,8 +45,10 @@ pub mod records;
 pub mod render;
 pub mod series;
 pub mod session;
+pub mod sharing;
 pub mod signin;
 pub mod signup;
+pub mod wallet_card;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -107,5 +116,33 @@ pub fn routes() -> Router<AppState> {
         .route("/records/{id}/leave", post(record::leave))
         .route("/records/{id}/delete", post(record::delete))
         .route("/records/{id}/apps/revoke", post(apps::revoke))
+        .route("/records/{id}/sharing", get(sharing::show))
+        .route("/records/{id}/sharing/invite", post(sharing::invite))
+        .route(
+            "/records/{id}/sharing/invitations/{inv}/resend",
+            post(sharing::resend),
+        )
+        .route(
+            "/records/{id}/sharing/invitations/{inv}/cancel",
+            post(sharing::cancel),
+        )
+        .route("/records/{id}/sharing/people/{account}", post(sharing::change))
+        .route(
+            "/records/{id}/sharing/people/{account}/remove",
+            post(sharing::remove),
+        )
+        .route("/invitations/{token}", get(invitation::show))
+        .route("/invitations/{token}/accept", post(invitation::accept))
+        .route("/invitations/{token}/decline", post(invitation::decline))
+        .route("/records/{id}/history", get(history::show))
+        .route("/records/{id}/emergency", get(emergency::show))
+        .route("/records/{id}/emergency/profile", post(emergency::save_profile))
+        .route("/records/{id}/emergency/codes", post(emergency::create_code))
+        .route(
+            "/records/{id}/emergency/codes/{code}/revoke",
+            post(emergency::revoke_code),
+        )
+        .route("/records/{id}/emergency/card", post(emergency::card))
+        .route("/emergency", get(emergency::enter).post(emergency::open))
         .route("/oauth/authorize", get(consent::authorize).post(consent::decide))
 }

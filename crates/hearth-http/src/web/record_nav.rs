@@ -42,7 +42,7 @@ pub struct RecordNav {
 impl RecordNav {
     pub fn new(record: &Record, access: &Access, current: Section) -> Self {
         let is_custodian = access.is_custodian();
-        let can_audit = is_custodian;
+        let can_audit = access.reads_audit();
         let id = record.id.to_string();
         let mut links = Vec::new();
         let mut link = |section: Section, path: &str, label: &'static str| {
@@ -117,4 +117,16 @@ pub fn failed(person: &super::session::Person, e: &ServiceError, title: &str) ->
         ServiceError::NotFound(_) => super::record::not_found(person),
         e => super::render::service_error(e, person.layout(title)),
     }
+}
+
+/// The navigation of `record` for the person in `ctx` (blocking), for pages that load the
+/// record themselves; `None` for someone without an access of their own (the operator).
+pub fn nav_for(
+    svc: &Services,
+    ctx: &Context,
+    record: &Record,
+    current: Section,
+) -> ServiceResult<Option<RecordNav>> {
+    let decision = svc.authorize(ctx, record.id, Operation::Read)?;
+    Ok(decision.access.map(|a| RecordNav::new(record, &a, current)))
 }

@@ -11,5 +11,6 @@ mod consent;
 mod headers;
 mod health;
 mod records;
+mod sharing;
 mod speed;
 mod uploads;

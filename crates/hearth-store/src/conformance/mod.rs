@@ -12,7 +12,9 @@
 //! account-level audit trail, apps, grants, pseudonymous subjects, OAuth tokens and revocation,
 //! and single-use values spent by concurrent callers. For bulk export jobs
 //! ([`crate::JobStore`]): the queue and its limit, leases, files shared by two jobs, cancelling,
-//! expiry, and concurrent kick-offs and claims.
+//! expiry, and concurrent kick-offs and claims. For sharing ([`crate::SharingStore`]): per-type
+//! expiring accesses, invitations accepted once and atomically (hand-overs too), emergency
+//! profiles and codes.
 
 use std::any::Any;
 
@@ -45,7 +47,9 @@ macro_rules! conformance_tests {
             apps_register_and_update, grants_round_trip, app_subjects_are_pairwise,
             oauth_tokens_lifecycle, rename_and_delete_record, unaudited_reads_and_batched_audit,
             items_are_located_by_id, export_jobs_queue_in_order_within_the_limit,
-            export_job_leases_run_out, export_job_files_cancel_and_expire, export_jobs_race);
+            export_job_leases_run_out, export_job_files_cancel_and_expire, export_jobs_race,
+            sharing_accesses_round_trip_and_expire, invitations_are_accepted_once,
+            emergency_profiles_and_codes);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -145,6 +149,9 @@ fn new_record(store: &dyn Store) -> (Account, Record) {
         relationship: Relationship::SelfRecord,
         level: AccessLevel::Custodian,
         granted_at: t(0),
+        data_types: None,
+        expires_at: None,
+        audit: false,
     };
     let body = format!(r#"{{"resourceType":"Patient","id":"{patient}"}}"#);
     store
@@ -228,6 +235,7 @@ mod fetch;
 mod jobs;
 mod reads;
 mod records;
+mod sharing;
 mod writes;
 pub use auth::*;
 pub use auth_apps::*;
@@ -236,4 +244,5 @@ pub use fetch::*;
 pub use jobs::*;
 pub use reads::*;
 pub use records::*;
+pub use sharing::*;
 pub use writes::*;

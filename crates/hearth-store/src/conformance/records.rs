@@ -58,6 +58,9 @@ pub fn rename_and_delete_record(store: &dyn Store) {
                 relationship: Relationship::Spouse,
                 level: AccessLevel::View,
                 granted_at: t(3),
+                data_types: None,
+                expires_at: None,
+                audit: false,
             },
             &audit(AuditAction::GrantAccess, Some(record.id), t(3)),
         )

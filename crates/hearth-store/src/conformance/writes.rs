@@ -51,6 +51,9 @@ pub fn records_and_custodians(store: &dyn Store) {
         relationship: Relationship::Spouse,
         level: AccessLevel::View,
         granted_at: t(5),
+        data_types: None,
+        expires_at: None,
+        audit: false,
     };
     store
         .put_access(&viewer, &audit(AuditAction::GrantAccess, Some(record.id), t(5)))
@@ -66,6 +69,9 @@ pub fn records_and_custodians(store: &dyn Store) {
         relationship: Relationship::Parent,
         level: AccessLevel::Modify,
         granted_at: t(5),
+        data_types: None,
+        expires_at: None,
+        audit: false,
     };
     store
         .put_access(&modifier, &audit(AuditAction::GrantAccess, Some(record.id), t(5)))
@@ -332,6 +338,9 @@ pub fn batches_are_atomic(store: &dyn Store) {
                 relationship: Relationship::Child,
                 level: AccessLevel::Custodian,
                 granted_at: t(1),
+                data_types: None,
+                expires_at: None,
+                audit: false,
             },
             audit: audit(AuditAction::CreateRecord, Some(rec2.id), t(1)),
         }],

@@ -76,8 +76,7 @@ impl Services {
     /// `fhirUser`: the Patient of the account's own record, when it has one.
     pub(super) fn fhir_user(&self, account: AccountId) -> ServiceResult<Option<String>> {
         Ok(self
-            .store
-            .records_of(account)?
+            .live_records_of(account)?
             .into_iter()
             .find(|(_, a)| a.relationship == Relationship::SelfRecord)
             .map(|(r, _)| format!("{}/Patient/{}", self.auth.settings.fhir_base(), r.patient_item)))

@@ -107,7 +107,9 @@ impl Services {
                     }
                     let readable: Vec<String> = source_types
                         .iter()
-                        .filter(|t| scope.decision.app.is_none() || scope.decision.allows(t, Operation::Read))
+                        .filter(|t| {
+                            !scope.decision.limits_types() || scope.decision.allows(t, Operation::Read)
+                        })
                         .cloned()
                         .collect();
                     if readable.is_empty() {

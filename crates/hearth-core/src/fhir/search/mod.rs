@@ -26,7 +26,7 @@ mod paging;
 use paging::PageToken;
 
 use super::records::data_types_of;
-use crate::authz::{Operation, authorize};
+use crate::authz::Operation;
 use crate::render::render_resource;
 use crate::{Context, ServiceError, ServiceResult, Services, ValidationIssue};
 
@@ -169,7 +169,7 @@ impl Services {
         let types = data_types_of(&req.resource_type);
         let mut scopes = Vec::new();
         for record in records {
-            let decision = match authorize(&*self.store, ctx, record, Operation::Read) {
+            let decision = match self.authorize(ctx, record, Operation::Read) {
                 Ok(d) => d,
                 // A record the token cannot read contributes nothing, like a record with no data.
                 Err(_) => continue,
