@@ -212,7 +212,7 @@ async fn a_viewer_of_chosen_types_is_held_to_them_on_pages_and_the_fhir_api() {
         opened.body
     );
     assert_eq!(opened.header("cache-control"), "no-store");
-    assert_eq!(mails_to(&s.outbox(), "ann@example.org") >= 1, true);
+    assert!(mails_to(&s.outbox(), "ann@example.org") >= 1);
     let wrong = post(&medic, &s, "/emergency", &[("code", "0000-0000-0000-0000")]).await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     s.stop().await;
