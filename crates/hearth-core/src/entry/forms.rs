@@ -56,8 +56,9 @@ fn category(code: &str, display: &str) -> Value {
     json!([{"coding": [{"system": OBSERVATION_CATEGORY, "code": code, "display": display}]}])
 }
 
-fn loinc(code: &str, display: &str) -> Value {
-    json!({"coding": [{"system": LOINC, "code": code, "display": display}], "text": display})
+/// A LOINC code with its display, and `text` in the words people read.
+fn loinc(code: &str, display: &str, text: &str) -> Value {
+    json!({"coding": [{"system": LOINC, "code": code, "display": display}], "text": text})
 }
 
 fn concept(system: &str, code: &str, display: &str) -> Value {
@@ -121,9 +122,9 @@ fn measurement(
                 )
                 .req(),
             );
-            loinc(t[0].code, t[0].label)
+            loinc(t[0].code, t[0].label, t[0].label)
         }
-        None => loinc(code.0, code.1),
+        None => loinc(code.0, code.1, registry().get(key).map_or(key, |d| d.name)),
     };
     fields.push(f("value", "Value", Input::Decimal, "").req());
     fields.push(f("unit", "Unit", Input::Unit(units), "").req());
@@ -165,7 +166,7 @@ fn specs() -> Vec<Spec> {
             shape: Shape::BloodPressure,
             skeleton: json!({
                 "resourceType": "Observation", "status": "final", "category": category(VITALS.0, VITALS.1),
-                "code": loinc("85354-9", "Blood pressure panel with all children optional"),
+                "code": loinc("85354-9", "Blood pressure panel with all children optional", "Blood pressure"),
             }),
             patient: Some("subject"),
             minimal: false,
@@ -245,7 +246,7 @@ fn specs() -> Vec<Spec> {
             "exercise",
             json!({
                 "resourceType": "Observation", "status": "final", "category": category(ACTIVITY.0, ACTIVITY.1),
-                "code": loinc("73985-4", "Exercise activity"),
+                "code": loinc("73985-4", "Exercise activity", "Exercise"),
             }),
             "subject",
             vec![
@@ -261,7 +262,7 @@ fn specs() -> Vec<Spec> {
             json!({
                 "resourceType": "Observation", "status": "final",
                 "category": category("social-history", "Social History"),
-                "code": loinc("72166-2", "Tobacco smoking status"),
+                "code": loinc("72166-2", "Tobacco smoking status", "Smoking status"),
             }),
             "subject",
             vec![

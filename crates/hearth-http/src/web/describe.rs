@@ -7,8 +7,6 @@ use hearth_domain::datatypes::registry;
 use hearth_domain::{Item, ItemState, Timestamp};
 use serde_json::Value;
 
-use super::render;
-
 /// One item as a row.
 pub struct Summary {
     pub id: String,
@@ -168,13 +166,13 @@ pub fn value_of(r: &Value) -> String {
     status.unwrap_or_default()
 }
 
-/// A date for people: the day, with the time (UTC) when it is not midnight.
+/// A date for people: the day, with the time (UTC, which pages say) when it is not midnight.
 pub fn date_text(t: Timestamp) -> String {
     let s = t.to_rfc3339();
-    if s.get(10..19) == Some("T00:00:00") {
-        s.get(0..10).unwrap_or(&s).to_string()
-    } else {
-        render::when(t)
+    match (s.get(0..10), s.get(10..19), s.get(11..16)) {
+        (Some(day), Some("T00:00:00"), _) => day.to_string(),
+        (Some(day), _, Some(time)) => format!("{day} {time}"),
+        _ => s,
     }
 }
 

@@ -73,13 +73,14 @@ struct FilesPage {
     notice: Option<&'static str>,
 }
 
-/// A size for people: `812 bytes`, `14.2 KB`, `3.1 MB`.
+/// A size for people, in binary multiples: `812 bytes`, `13.9 KB`, `3.1 MB`, `1.0 GB`.
 pub fn size_text(n: u64) -> String {
+    const K: f64 = 1024.0;
     match n {
-        n if n < 1000 => format!("{n} bytes"),
-        n if n < 1_000_000 => format!("{:.1} KB", n as f64 / 1e3),
-        n if n < 1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
-        n => format!("{:.1} GB", n as f64 / 1e9),
+        n if n < 1024 => format!("{n} bytes"),
+        n if n < 1 << 20 => format!("{:.1} KB", n as f64 / K),
+        n if n < 1 << 30 => format!("{:.1} MB", n as f64 / (K * K)),
+        n => format!("{:.1} GB", n as f64 / (K * K * K)),
     }
 }
 
@@ -579,7 +580,8 @@ mod tests {
             "application/pdf"
         );
         assert_eq!(content_type_of(Some("image/png"), "x"), "image/png");
-        assert_eq!(size_text(14_200), "14.2 KB");
+        assert_eq!(size_text(14_200), "13.9 KB");
+        assert_eq!(size_text(1 << 30), "1.0 GB");
         assert_eq!(
             disposition("attachment", "a b.pdf").to_str().unwrap(),
             "attachment; filename=\"a b.pdf\"; filename*=UTF-8''a%20b.pdf"

@@ -149,6 +149,12 @@ fn state_word(s: ItemState) -> &'static str {
     }
 }
 
+/// A date, with "UTC" after a time of day.
+fn moment(t: hearth_domain::Timestamp) -> String {
+    let d = date_text(t);
+    if d.len() > 10 { format!("{d} UTC") } else { d }
+}
+
 fn envelope(svc: &Services, names: &mut Names, m: &ItemMeta) -> Vec<Fact> {
     let mut out = Vec::new();
     let mut fact = |label: &str, value: String| {
@@ -163,9 +169,9 @@ fn envelope(svc: &Services, names: &mut Names, m: &ItemMeta) -> Vec<Fact> {
             .get(&m.data_type)
             .map_or_else(|| m.data_type.clone(), |d| d.name.to_string()),
     );
-    fact("Date", date_text(m.effective));
+    fact("Date", moment(m.effective));
     if let Some(end) = m.end_date {
-        fact("Relevant until", date_text(end));
+        fact("Relevant until", moment(end));
     }
     fact("Version", format!("{} ({})", m.version, state_word(m.state)));
     fact(
@@ -280,7 +286,7 @@ fn origins(
                 .map(|(t, _)| format!(" from {t}"))
                 .unwrap_or_default();
             out.push(Origin {
-                text: format!("Recorded {} by {who}{what}", date_text(p.meta.effective)),
+                text: format!("Recorded {} by {who}{what}", moment(p.meta.effective)),
                 href: Some(format!("/records/{record}/items/{}", p.meta.id)),
             });
         }

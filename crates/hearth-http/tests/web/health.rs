@@ -134,7 +134,7 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
         // The home page shows the latest weight; the chart has a point.
         let home = get(&c, s, &format!("/records/{id}")).await;
         assert!(
-            home.body.contains("74.84 kg") && home.body.contains("2026-12-01 07:30 UTC"),
+            home.body.contains("74.84 kg") && home.body.contains("2026-12-01 07:30"),
             "{}",
             home.body
         );
