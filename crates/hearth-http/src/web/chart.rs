@@ -60,6 +60,8 @@ pub struct Rect {
 pub struct Tick {
     pub pos: String,
     pub label: String,
+    /// `start`, `middle` or `end`: the first and last date labels stay inside the chart.
+    pub anchor: &'static str,
 }
 
 pub struct Chart {
@@ -221,6 +223,7 @@ pub fn build(id: &str, title: &str, unit: &str, series: Vec<Series>, bands: Vec<
         .map(|v| Tick {
             pos: fmt(y(v)),
             label: number(v),
+            anchor: "end",
         })
         .collect();
     let x_ticks = (0..=3)
@@ -229,6 +232,11 @@ pub fn build(id: &str, title: &str, unit: &str, series: Vec<Series>, bands: Vec<
             Tick {
                 pos: fmt(x(t)),
                 label: Timestamp(t).to_rfc3339().get(0..10).unwrap_or("").to_string(),
+                anchor: match k {
+                    0 => "start",
+                    3 => "end",
+                    _ => "middle",
+                },
             }
         })
         .collect();
