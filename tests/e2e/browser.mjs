@@ -92,10 +92,10 @@ try {
     await snap('signed-in');
     done({ first: text1, text: await page.innerText('body'), url: page.url() });
   } else if (job.do === 'revoke-app') {
-    await page.goto(`${job.base}/records/${job.record}`);
+    await page.goto(`${job.base}/records/${job.record}/settings`);
     if (await page.$('input[name=password]')) {
       await signIn();
-      await page.goto(`${job.base}/records/${job.record}`);
+      await page.goto(`${job.base}/records/${job.record}/settings`);
     }
     await snap('record-apps');
     const form = page.locator('form', { has: page.locator(`input[name=client_id][value="${job.client_id}"]`) });

@@ -45,7 +45,9 @@ fn note() -> Field {
 }
 
 fn when(path: &'static str) -> Field {
-    f("when", "Date and time", Input::DateTime, path).req().hint(UTC)
+    f("effective", "Date and time", Input::DateTime, path)
+        .req()
+        .hint(UTC)
 }
 
 fn status(choices: &'static [Choice]) -> Field {

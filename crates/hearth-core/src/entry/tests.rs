@@ -74,11 +74,11 @@ fn every_named_type_has_a_form_that_round_trips() {
 fn required_and_unreadable_fields_are_named() {
     let form = form("weight").unwrap();
     let mut v = Values::new();
-    v.insert("when".into(), "yesterday".into());
+    v.insert("effective".into(), "yesterday".into());
     v.insert("value".into(), "heavy".into());
     let issues = form.apply(&v, &form.start(None)).unwrap_err();
     let at: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
-    assert_eq!(at, vec!["when", "value"], "{issues:?}");
+    assert_eq!(at, vec!["effective", "value"], "{issues:?}");
     v.insert("value".into(), String::new());
     let issues = form.apply(&v, &form.start(None)).unwrap_err();
     assert!(
@@ -89,14 +89,14 @@ fn required_and_unreadable_fields_are_named() {
     );
     assert_eq!(form.field_for("Observation.valueQuantity.value"), Some("value"));
     assert_eq!(form.field_for("Observation.valueQuantity.code"), Some("unit"));
-    assert_eq!(form.field_for("Observation.effectiveDateTime"), Some("when"));
+    assert_eq!(form.field_for("Observation.effectiveDateTime"), Some("effective"));
     let cond = super::form("condition").unwrap();
     assert_eq!(cond.field_for("Condition.code"), Some("name"));
 }
 
 fn entered(form: &EntryForm, value: &str, unit: &str, extra: &[(&str, &str)]) -> Value {
     let mut v = Values::new();
-    v.insert("when".into(), "2026-01-02T07:00".into());
+    v.insert("effective".into(), "2026-01-02T07:00".into());
     v.insert("value".into(), value.into());
     v.insert("unit".into(), unit.into());
     for (k, x) in extra {
@@ -163,7 +163,7 @@ fn blood_pressure_has_two_components_and_an_optional_pulse() {
     let form = form("blood-pressure").unwrap();
     let mut v = Values::new();
     for (k, x) in [
-        ("when", "2026-01-02T07:00"),
+        ("effective", "2026-01-02T07:00"),
         ("systolic", "16"),
         ("diastolic", "10.6"),
         ("unit", "kPa"),
@@ -207,7 +207,7 @@ fn edits_keep_what_the_form_does_not_show() {
     });
     let stored: Value = serde_json::from_str(&stored.to_string().replace("72.5", "72.50")).unwrap();
     let mut v = form.values(&stored);
-    assert_eq!(v["when"], "2026-01-02T07:30");
+    assert_eq!(v["effective"], "2026-01-02T07:30");
     v.insert("note".into(), "After breakfast.".into());
     let r = form.apply(&v, &stored).unwrap();
     assert_eq!(r["note"][0]["text"], "After breakfast.");

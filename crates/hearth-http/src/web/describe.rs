@@ -3,6 +3,7 @@
 //! quantity with its unit, both blood pressure numbers, a coded answer, a status) and its date.
 //! Read from FHIR R4 elements; anything missing falls back to the data type's name.
 
+use hearth_core::entry::ENTERED_QUANTITY;
 use hearth_domain::datatypes::registry;
 use hearth_domain::{Item, ItemState, Timestamp};
 use serde_json::Value;
@@ -110,8 +111,28 @@ pub fn person_name(r: &Value) -> String {
     parts.join(" ")
 }
 
-/// A number as written, with its unit.
+/// The quantity as typed, when the stored one was converted from it (the entered-quantity
+/// extension of `hearth_core::entry`): `46.3 lb`.
+fn typed_text(q: &Value) -> Option<String> {
+    let typed = q
+        .get("extension")?
+        .as_array()?
+        .iter()
+        .find(|e| e.get("url").and_then(Value::as_str) == Some(ENTERED_QUANTITY))?
+        .get("valueQuantity")?;
+    plain_quantity(typed)
+}
+
+/// A number as written, with its unit, and what was typed when it was converted.
 fn quantity_text(q: &Value) -> Option<String> {
+    let stored = plain_quantity(q)?;
+    Some(match typed_text(q) {
+        Some(t) => format!("{stored} ({t})"),
+        None => stored,
+    })
+}
+
+fn plain_quantity(q: &Value) -> Option<String> {
     let v = q.get("value")?;
     let n = match v {
         Value::Number(n) => n.to_string(),
@@ -217,5 +238,8 @@ mod tests {
         let p = json!({"resourceType": "RelatedPerson", "name": [{"given": ["Ada"], "family": "Lovelace"}]});
         assert_eq!(title_of(&p).unwrap(), "Ada Lovelace");
         assert_eq!(date_text(Timestamp(0)), "1970-01-01");
+        let w = json!({"resourceType": "Observation", "valueQuantity": {"extension": [{"url": ENTERED_QUANTITY,
+            "valueQuantity": {"value": 46.3, "unit": "lb", "code": "[lb_av]"}}], "value": 21, "unit": "kg"}});
+        assert_eq!(value_of(&w), "21 kg (46.3 lb)");
     }
 }

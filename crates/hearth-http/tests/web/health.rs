@@ -105,7 +105,7 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
             &id,
             "weight",
             &[
-                ("when", "2026-12-01T07:30"),
+                ("effective", "2026-12-01T07:30"),
                 ("value", "165"),
                 ("unit", "[lb_av]"),
                 ("note", "Morning"),
@@ -178,7 +178,7 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
             &id,
             "blood-glucose",
             &[
-                ("when", "2027-01-10T08:00"),
+                ("effective", "2027-01-10T08:00"),
                 ("test", "15074-8"),
                 ("value", "100"),
                 ("unit", "mg/dL"),
@@ -196,7 +196,7 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
             &id,
             "body-temperature",
             &[
-                ("when", "2027-01-10T08:00"),
+                ("effective", "2027-01-10T08:00"),
                 ("value", "98.6"),
                 ("unit", "[degF]"),
             ],
@@ -227,7 +227,7 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
                 &id,
                 "blood-pressure",
                 &[
-                    ("when", when),
+                    ("effective", when),
                     ("systolic", sys),
                     ("diastolic", dia),
                     ("unit", "mm[Hg]"),
@@ -257,7 +257,11 @@ fn measurements_in_other_units_are_converted_kept_and_charted() {
             s,
             &id,
             "weight",
-            &[("when", "2027-01-11T07:30"), ("value", "heavy"), ("unit", "kg")],
+            &[
+                ("effective", "2027-01-11T07:30"),
+                ("value", "heavy"),
+                ("unit", "kg"),
+            ],
         )
         .await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -346,7 +350,7 @@ fn edits_keep_the_rest_refuse_stale_forms_and_deletes_can_be_undone() {
             vec![
                 ("csrf", csrf.clone()),
                 ("version", version.to_string()),
-                ("when", "2027-01-05T07:00".to_string()),
+                ("effective", "2027-01-05T07:00".to_string()),
                 ("value", "71.250".to_string()),
                 ("unit", "kg".to_string()),
                 ("note", note.to_string()),
