@@ -441,7 +441,11 @@ pub async fn show(
             json: pretty(&l.resource),
             json_open,
             can_edit: edit.is_ok() && !is_patient,
-            not_editable: edit.err().filter(|_| !deleted && form.is_some()),
+            not_editable: if is_patient {
+                Some("This is the record's personal information: change it on the Profile page.")
+            } else {
+                edit.err().filter(|_| !deleted && form.is_some())
+            },
             can_delete: !deleted && !is_patient && l.view.may(dt, Operation::Delete),
             can_restore: deleted && l.view.is_custodian(),
             file: file_links(id, &l.item, &l.resource),

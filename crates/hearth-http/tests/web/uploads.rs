@@ -330,6 +330,33 @@ fn the_profile_is_edited_and_kept() {
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
         assert!(bad.body.contains("id=\"p-email-error\""), "{}", bad.body);
 
+        // The picture is uploaded from the profile and comes back to it.
+        let picture = reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .text("back", "profile")
+            .part(
+                "picture",
+                reqwest::multipart::Part::bytes(PNG.to_vec())
+                    .file_name("me.png")
+                    .mime_str("image/png")
+                    .unwrap(),
+            );
+        let saved = page(
+            c.post(s.url(&format!("/records/{id}/picture")))
+                .multipart(picture)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(saved.location(), format!("/records/{id}/profile?notice=picture"));
+        let shown = get(&c, s, &format!("/records/{id}/profile")).await;
+        assert!(shown.body.contains(&format!("src=\"/records/{id}/picture\"")));
+        assert!(
+            shown.body.contains("value=\"Sato\""),
+            "the picture kept the profile"
+        );
+
         // A viewer sees it read-only.
         let viewer = browser();
         register(s, &viewer, "ivo@example.org", "Ivo").await;
