@@ -129,29 +129,47 @@ impl Services {
     ) -> ServiceResult<hearth_domain::Page> {
         self.audited(ctx, Some(record), action, || {
             let decision = self.authorize(ctx, record, Operation::Read)?;
-            let mut q = query.clone();
-            q.include_personal = q.include_personal && ctx.sees_personal();
-            if let Some(readable) = decision.readable_types() {
-                q.data_types = if q.data_types.is_empty() {
-                    readable
-                } else {
-                    q.data_types
-                        .into_iter()
-                        .filter(|t| readable.contains(t))
-                        .collect()
-                };
-                if q.data_types.is_empty() {
-                    return Ok(hearth_domain::Page {
-                        items: vec![],
-                        next: None,
-                        positions: vec![],
-                    });
-                }
+            let Some(q) = scoped(&decision, ctx, query) else {
+                return Ok(empty_page());
+            };
+            if decision.limits_types() {
                 self.note_app_use(&decision, hearth_store::GrantUse::Read);
             }
             let page = self.store.scan(record, &q)?;
             self.log_returned(ctx, record, action, &page.items, Some(q.data_types.clone()))?;
             Ok(page)
+        })
+    }
+
+    /// Several queries of one record under one decision, audited as one read listing every item
+    /// returned (a page that shows several sections reads the record once).
+    pub fn query_each(
+        &self,
+        ctx: &Context,
+        record: RecordId,
+        queries: &[hearth_domain::ItemQuery],
+    ) -> ServiceResult<Vec<hearth_domain::Page>> {
+        self.audited(ctx, Some(record), AuditAction::Query, || {
+            let decision = self.authorize(ctx, record, Operation::Read)?;
+            let mut pages = Vec::with_capacity(queries.len());
+            let mut types = Vec::new();
+            for query in queries {
+                match scoped(&decision, ctx, query) {
+                    Some(q) => {
+                        types.extend(q.data_types.iter().cloned());
+                        pages.push(self.store.scan(record, &q)?);
+                    }
+                    None => pages.push(empty_page()),
+                }
+            }
+            if decision.limits_types() {
+                self.note_app_use(&decision, hearth_store::GrantUse::Read);
+            }
+            types.sort();
+            types.dedup();
+            let items: Vec<Item> = pages.iter().flat_map(|p| p.items.iter().cloned()).collect();
+            self.log_returned(ctx, record, AuditAction::Query, &items, Some(types))?;
+            Ok(pages)
         })
     }
 
@@ -239,6 +257,39 @@ impl Services {
     pub(crate) fn may_see(&self, decision: &Decision, ctx: &Context, meta: &ItemMeta) -> bool {
         may_see(decision, ctx, meta)
     }
+}
+
+fn empty_page() -> hearth_domain::Page {
+    hearth_domain::Page {
+        items: vec![],
+        next: None,
+        positions: vec![],
+    }
+}
+
+/// `query` narrowed to what the decision lets `ctx` read (personal items, data types); `None`
+/// when nothing is left to read.
+fn scoped(
+    decision: &Decision,
+    ctx: &Context,
+    query: &hearth_domain::ItemQuery,
+) -> Option<hearth_domain::ItemQuery> {
+    let mut q = query.clone();
+    q.include_personal = q.include_personal && ctx.sees_personal();
+    if let Some(readable) = decision.readable_types() {
+        q.data_types = if q.data_types.is_empty() {
+            readable
+        } else {
+            q.data_types
+                .into_iter()
+                .filter(|t| readable.contains(t))
+                .collect()
+        };
+        if q.data_types.is_empty() {
+            return None;
+        }
+    }
+    Some(q)
 }
 
 /// Whether an item is visible: personal items never to apps, and apps see only readable types.

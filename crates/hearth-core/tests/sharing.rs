@@ -241,6 +241,30 @@ fn a_viewer_of_chosen_types_sees_only_them_until_the_access_expires() {
             "{backend}"
         );
         assert_eq!(fx.svc.read(&bo, r, &[fx.weight]).unwrap().len(), 1, "{backend}");
+        // Several queries at once (a page's sections): the same limits, one audited read.
+        let audited = |f: &Fx| {
+            let filter = AuditFilter {
+                account: Some(f.bo),
+                limit: 500,
+                ..Default::default()
+            };
+            f.svc
+                .history_of_changes(&Context::person(f.ann), r, &filter)
+                .unwrap()
+                .entries
+                .len()
+        };
+        let before = audited(&fx);
+        let by_type = |t: &str| ItemQuery {
+            data_types: vec![t.into()],
+            ..Default::default()
+        };
+        let pages = fx
+            .svc
+            .query_each(&bo, r, &[by_type("weight"), by_type("allergy")])
+            .unwrap();
+        assert_eq!((pages[0].items.len(), pages[1].items.len()), (1, 0), "{backend}");
+        assert_eq!(audited(&fx), before + 1, "{backend}");
         let write = fx.svc.write(
             &bo,
             r,

@@ -85,18 +85,24 @@ pub fn add_href(view: &RecordView, dt: &DataType) -> Option<String> {
 
 fn load_types(svc: &Services, ctx: &Context, id: RecordId) -> ServiceResult<(RecordView, Vec<TypeGroup>)> {
     let view = RecordView::load(svc, ctx, id)?;
-    let mut groups: Vec<TypeGroup> = Vec::new();
-    for dt in registry().named() {
-        if !view.may(dt.key, Operation::Read) {
-            continue;
-        }
-        let q = ItemQuery {
+    let readable: Vec<_> = registry()
+        .named()
+        .iter()
+        .filter(|dt| view.may(dt.key, Operation::Read))
+        .collect();
+    // The latest item of each type, read under one decision and audited as one read.
+    let queries: Vec<ItemQuery> = readable
+        .iter()
+        .map(|dt| ItemQuery {
             data_types: vec![dt.key.to_string()],
             limit: 1,
             ..Default::default()
-        };
-        let latest = svc
-            .query(ctx, id, &q)?
+        })
+        .collect();
+    let pages = svc.query_each(ctx, id, &queries)?;
+    let mut groups: Vec<TypeGroup> = Vec::new();
+    for (dt, page) in readable.into_iter().zip(pages) {
+        let latest = page
             .items
             .first()
             .map_or_else(|| "None yet".to_string(), |i| summarize(i).date);

@@ -4,8 +4,9 @@
 //!
 //! - `GET /records/{id}`
 //!
-//! Every section is one indexed query through the services (data type, effective-date order, a
-//! small limit; appointments from the services' clock on), never a scan of the record.
+//! Every section is one indexed query (data type, effective-date order, a small limit;
+//! appointments from the services' clock on), never a scan of the record; all of them run under
+//! one authorisation decision and are audited as one read (`Services::query_each`).
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -115,123 +116,143 @@ struct Loaded {
     recent: Option<Vec<Summary>>,
 }
 
+/// One home-page section: which types it reads, how, and which of the items it keeps.
+struct SectionSpec {
+    key: &'static str,
+    types: &'static [&'static str],
+    heading: &'static str,
+    empty: &'static str,
+    query: ItemQuery,
+    keep: fn(&Value) -> bool,
+    max: usize,
+}
+
+fn active(r: &Value) -> bool {
+    r.get("status").and_then(Value::as_str) == Some("active")
+}
+
+fn any(_: &Value) -> bool {
+    true
+}
+
+fn section_specs(now: hearth_domain::Timestamp) -> Vec<SectionSpec> {
+    vec![
+        SectionSpec {
+            key: "condition",
+            types: &["condition"],
+            heading: "Active conditions",
+            empty: "No active conditions recorded.",
+            query: query(&[], 100),
+            keep: active_condition,
+            max: 20,
+        },
+        SectionSpec {
+            key: "medication",
+            types: &["medication", "prescription"],
+            heading: "Current medications",
+            empty: "No current medications recorded.",
+            query: query(&[], 100),
+            keep: active,
+            max: 20,
+        },
+        SectionSpec {
+            key: "allergy",
+            types: &["allergy"],
+            heading: "Allergies",
+            empty: "No allergies recorded.",
+            query: query(&[], 50),
+            keep: active_allergy,
+            max: 20,
+        },
+        SectionSpec {
+            key: "immunization",
+            types: &["immunization"],
+            heading: "Latest immunizations",
+            empty: "No immunizations recorded.",
+            query: query(&[], 5),
+            keep: any,
+            max: 5,
+        },
+        SectionSpec {
+            key: "appointment",
+            types: &["appointment"],
+            heading: "Upcoming appointments",
+            empty: "No upcoming appointments.",
+            query: ItemQuery {
+                effective_from: Some(now),
+                order: Order::EffectiveAsc,
+                ..query(&[], 20)
+            },
+            keep: upcoming,
+            max: 5,
+        },
+    ]
+}
+
+/// Everything the page shows, read under one decision and audited as one read.
 fn load(svc: &Services, ctx: &Context, id: RecordId) -> ServiceResult<Loaded> {
     let view = RecordView::load(svc, ctx, id)?;
     let reads = |key: &str| view.may(key, Operation::Read);
     let adds = |key: &str| view.may(key, Operation::Create);
-    let mut vitals = Vec::new();
-    for key in VITALS.iter().copied().filter(|k| reads(k)) {
-        let latest = svc
-            .query(ctx, id, &query(&[key], 1))?
-            .items
-            .first()
-            .map(summarize);
-        vitals.push(Vital {
+    let vital_keys: Vec<&'static str> = VITALS.iter().copied().filter(|k| reads(k)).collect();
+    let specs: Vec<(SectionSpec, Vec<String>)> = section_specs(svc.now())
+        .into_iter()
+        .filter_map(|spec| {
+            let types: Vec<String> = spec
+                .types
+                .iter()
+                .filter(|t| reads(t))
+                .map(|t| t.to_string())
+                .collect();
+            (!types.is_empty()).then_some((spec, types))
+        })
+        .collect();
+    let mut queries: Vec<ItemQuery> = vital_keys.iter().map(|k| query(&[k], 1)).collect();
+    queries.extend(specs.iter().map(|(spec, types)| ItemQuery {
+        data_types: types.clone(),
+        ..spec.query.clone()
+    }));
+    queries.push(ItemQuery {
+        order: Order::UpdatedDesc,
+        ..query(&[], 8)
+    });
+    let mut pages = svc.query_each(ctx, id, &queries)?.into_iter();
+    let vitals = vital_keys
+        .iter()
+        .map(|&key| Vital {
             key,
             name: registry().get(key).map_or(key, |d| d.name),
-            latest,
+            latest: pages.next().and_then(|p| p.items.first().map(summarize)),
             can_add: adds(key),
-        });
-    }
-    let mut sections = Vec::new();
-    let mut section = |key: &'static str,
-                       types: &[&str],
-                       heading: &'static str,
-                       empty: &'static str,
-                       q: ItemQuery,
-                       keep: &dyn Fn(&Value) -> bool,
-                       max: usize|
-     -> ServiceResult<()> {
-        let types: Vec<&str> = types.iter().copied().filter(|t| reads(t)).collect();
-        if types.is_empty() {
-            return Ok(());
-        }
-        let q = ItemQuery {
-            data_types: types.iter().map(|t| t.to_string()).collect(),
-            ..q
-        };
-        let items = svc
-            .query(ctx, id, &q)?
-            .items
+        })
+        .collect();
+    let sections = specs
+        .into_iter()
+        .map(|(spec, _)| HomeSection {
+            key: spec.key,
+            heading: spec.heading,
+            items: pages
+                .next()
+                .map(|p| {
+                    p.items
+                        .iter()
+                        .filter(|i| (spec.keep)(&body(i)))
+                        .take(spec.max)
+                        .map(summarize)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            empty: spec.empty,
+            can_add: adds(spec.key),
+        })
+        .collect();
+    let recent = pages.next().map(|p| {
+        p.items
             .iter()
-            .filter(|i| keep(&body(i)))
-            .take(max)
+            .filter(|i| i.meta.resource_type != "Patient")
             .map(summarize)
-            .collect();
-        sections.push(HomeSection {
-            key,
-            heading,
-            items,
-            empty,
-            can_add: adds(key),
-        });
-        Ok(())
-    };
-    let status = |r: &Value| r.get("status").and_then(Value::as_str) == Some("active");
-    section(
-        "condition",
-        &["condition"],
-        "Active conditions",
-        "No active conditions recorded.",
-        query(&[], 100),
-        &active_condition,
-        20,
-    )?;
-    section(
-        "medication",
-        &["medication", "prescription"],
-        "Current medications",
-        "No current medications recorded.",
-        query(&[], 100),
-        &status,
-        20,
-    )?;
-    section(
-        "allergy",
-        &["allergy"],
-        "Allergies",
-        "No allergies recorded.",
-        query(&[], 50),
-        &active_allergy,
-        20,
-    )?;
-    section(
-        "immunization",
-        &["immunization"],
-        "Latest immunizations",
-        "No immunizations recorded.",
-        query(&[], 5),
-        &|_| true,
-        5,
-    )?;
-    section(
-        "appointment",
-        &["appointment"],
-        "Upcoming appointments",
-        "No upcoming appointments.",
-        ItemQuery {
-            effective_from: Some(svc.now()),
-            order: Order::EffectiveAsc,
-            ..query(&[], 20)
-        },
-        &upcoming,
-        5,
-    )?;
-    let recent = Some(
-        svc.query(
-            ctx,
-            id,
-            &ItemQuery {
-                order: Order::UpdatedDesc,
-                ..query(&[], 8)
-            },
-        )?
-        .items
-        .iter()
-        .filter(|i| i.meta.resource_type != "Patient")
-        .map(summarize)
-        .collect(),
-    );
+            .collect()
+    });
     // The picture is the Patient's photo: shown only to those who may read demographics.
     let has_picture = reads("demographics") && super::record::picture_of(svc, ctx, id)?.is_some();
     Ok(Loaded {
