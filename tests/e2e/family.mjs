@@ -116,6 +116,18 @@ try {
   await addReading('weight', { value: '20.5', effective: day(-10) + 'T08:00' }, 'kg');
   await addReading('weight', { value: '46.3', effective: day(-3) + 'T08:00' }, '[lb_av]');
   await addReading('blood-pressure', { systolic: '104', diastolic: '66', effective: day(-2) + 'T09:30' }, null);
+  // An allergy, and on the profile a blood type and an emergency contact.
+  await p.goto(`${job.base}/records/${record}/data/allergy/new`);
+  await p.fill('[name="substance"]', 'Peanuts');
+  await p.fill('[name="reaction"]', 'Hives');
+  await submit(p, p.locator('main form').first());
+  await p.goto(`${job.base}/records/${record}/profile`);
+  await p.selectOption('#blood_type', '278149003');
+  await p.fill('#contact0_name', 'Ann Example');
+  await p.fill('#contact0_relationship', 'Mother');
+  await p.fill('#contact0_phone', '+1 555 0100');
+  await submit(p, p.locator('form[action$="/profile"]').last());
+  await snap(p, 'profile');
   await p.goto(`${job.base}/records/${record}/data/weight?range=1y`);
   await snap(p, 'weight-chart');
   seen.weightPage = await p.innerText('main');
