@@ -279,6 +279,7 @@ try {
   await dee.page.goto(`${job.base}/records/${record}/history?type=weight`);
   seen.historyWeight = await dee.page.innerText('main');
 
+  seen.links = [link, deeLink, cleoLink];
   process.stdout.write(JSON.stringify(seen) + '\n');
 } catch (e) {
   process.stdout.write(JSON.stringify({ error: String(e), seen }) + '\n');

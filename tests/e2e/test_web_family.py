@@ -109,6 +109,11 @@ def test_a_family_shares_records_in_the_browser(tmp_path):
             assert words in history, f"{words!r} not in the history:\n{history}"
         assert "Weight" in seen["historyWeight"]
 
+        # No link secret or emergency code reaches the server's log.
+        log = h.log_path.read_text()
+        for secret in [l.rsplit("/", 1)[1] for l in seen["links"]] + [seen["code"], seen["code"].replace("-", "")]:
+            assert secret not in log
+
         # The FHIR API answers as the pages did: Bo (expired) reaches nothing of Cleo's record;
         # Dee (custodian) reads both weights, the lb one stored in kg with the typed value kept.
         bo = h.cli("admin", "issue-token", "--account", mail["bo"], "--scope", "user/*.rs")
