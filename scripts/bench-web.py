@@ -10,6 +10,7 @@ immunizations, appointments and a few files' worth of DocumentReferences: 10,000
 through FHIR transactions of 500 entries with a user/ token.
 
 Usage: scripts/bench-web.py [--items 10000] [--rounds 200] [--bin target/release/hearth]
+                            [--database-url postgres://…/empty_db]
 Needs Python `requests`.
 """
 
@@ -112,12 +113,15 @@ def main():
     ap.add_argument("--items", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=200)
     ap.add_argument("--bin", default=str(ROOT / "target" / "release" / "hearth"))
+    ap.add_argument("--database-url", help="an empty PostgreSQL database (default: SQLite in a temporary directory)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hearth-bench-web-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, HEARTH_DATA_DIR=str(tmp / "data"), HEARTH_PUBLIC_URL=base, HEARTH_LOG="warn")
     env.pop("HEARTH_DATABASE_URL", None)
+    if args.database_url:
+        env["HEARTH_DATABASE_URL"] = args.database_url
     server = subprocess.Popen([args.bin, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
                               stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "w"))
     try:
