@@ -139,18 +139,10 @@ impl Services {
         if let Some(p) = password_problem(password, &[&email, name]) {
             return Err(ServiceError::invalid("value", "password", p));
         }
+        self.auth.throttle.hit(&format!("mail:{email}"), Policy::MAIL)?;
         self.auth
             .throttle
-            .hit(&format!("mail:{email}"), Policy::MAIL)
-            .map_err(|t| ServiceError::Throttled {
-                retry_after_secs: t.retry_after_secs,
-            })?;
-        self.auth
-            .throttle
-            .hit(&format!("signup:{client}"), Policy::ADDRESS)
-            .map_err(|t| ServiceError::Throttled {
-                retry_after_secs: t.retry_after_secs,
-            })?;
+            .hit(&format!("signup:{client}"), Policy::ADDRESS)?;
         // Hash first either way, so a taken address does not answer faster than a new one.
         let hash = hash_password(password);
         if let Some(existing) = self.store.account_by_email(&email)? {
@@ -215,9 +207,7 @@ impl Services {
 
     fn throttled(&self, keys: &[&str]) -> ServiceResult<()> {
         for k in keys {
-            self.auth.throttle.check(k).map_err(|t| ServiceError::Throttled {
-                retry_after_secs: t.retry_after_secs,
-            })?;
+            self.auth.throttle.check(k)?;
         }
         Ok(())
     }
@@ -411,10 +401,7 @@ impl Services {
         let typed = normalize_email(email).unwrap_or_else(|| email.trim().to_lowercase());
         self.auth
             .throttle
-            .hit(&format!("reset:{client}"), Policy::ADDRESS)
-            .map_err(|t| ServiceError::Throttled {
-                retry_after_secs: t.retry_after_secs,
-            })?;
+            .hit(&format!("reset:{client}"), Policy::ADDRESS)?;
         if self
             .auth
             .throttle

@@ -204,12 +204,7 @@ impl Services {
             (None, None) => return Err(bad()),
         };
         let key = format!("client:{client_id}");
-        self.auth
-            .throttle
-            .check(&key)
-            .map_err(|t| ServiceError::Throttled {
-                retry_after_secs: t.retry_after_secs,
-            })?;
+        self.auth.throttle.check(&key)?;
         let app = self
             .store
             .app(&AppId(client_id.clone()))?

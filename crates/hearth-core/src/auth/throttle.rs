@@ -68,6 +68,14 @@ pub struct Throttled {
     pub retry_after_secs: i64,
 }
 
+impl From<Throttled> for crate::ServiceError {
+    fn from(t: Throttled) -> Self {
+        crate::ServiceError::Throttled {
+            retry_after_secs: t.retry_after_secs,
+        }
+    }
+}
+
 impl Throttle {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Throttle {

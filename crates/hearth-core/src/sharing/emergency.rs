@@ -16,8 +16,8 @@ use rand::RngCore;
 use serde_json::Value;
 
 use super::notify::when;
+use crate::auth::Policy;
 use crate::auth::secrets::fingerprint;
-use crate::auth::{Policy, Throttled};
 use crate::authz::Operation;
 use crate::{Context, ServiceError, ServiceResult, Services};
 
@@ -293,8 +293,8 @@ impl Services {
         let here = format!("emergency:{client}");
         let everywhere = "emergency:*";
         let throttle = &self.auth.throttle;
-        throttle.check(&here).map_err(throttled)?;
-        throttle.check(everywhere).map_err(throttled)?;
+        throttle.check(&here)?;
+        throttle.check(everywhere)?;
         let wrong = || {
             throttle.fail(&here, PER_ADDRESS);
             throttle.fail(everywhere, EVERYWHERE);
@@ -530,12 +530,6 @@ impl Services {
             },
             shown,
         ))
-    }
-}
-
-fn throttled(t: Throttled) -> ServiceError {
-    ServiceError::Throttled {
-        retry_after_secs: t.retry_after_secs,
     }
 }
 

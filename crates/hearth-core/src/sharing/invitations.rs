@@ -12,8 +12,8 @@ use hearth_domain::{
 };
 
 use super::check_types;
+use crate::auth::Policy;
 use crate::auth::secrets::{fingerprint, hash_password, new_token, verify_password};
-use crate::auth::{Policy, Throttled};
 use crate::authz::Operation;
 use crate::{Context, ServiceError, ServiceResult, Services};
 
@@ -273,7 +273,7 @@ impl Services {
         let record = inv.record;
         self.audited(&ctx, Some(record), AuditAction::InvitationAccepted, || {
             let key = format!("invitation-pin:{}", inv.id);
-            self.auth.throttle.check(&key).map_err(throttled)?;
+            self.auth.throttle.check(&key)?;
             if let Some(hash) = &inv.pin_hash
                 && !verify_password(pin.trim(), hash)
             {
@@ -343,12 +343,6 @@ impl Services {
             self.notify_declined(&inv);
             Ok(())
         })
-    }
-}
-
-fn throttled(t: Throttled) -> ServiceError {
-    ServiceError::Throttled {
-        retry_after_secs: t.retry_after_secs,
     }
 }
 

@@ -24,10 +24,10 @@ use hearth_domain::sharing::EmergencySection;
 use hearth_domain::{EmergencyCodeId, RecordId};
 
 use super::form::FormFields;
-use super::record::{not_found, record_id};
+use super::record::{not_found, posted, posted_about, record_id};
 use super::record_nav::{RecordNav, Section, nav_for};
 use super::render::{self, FieldErrors, Layout, blocking, when, when_or_never};
-use super::session::{Client, Person, csrf_refused};
+use super::session::{Client, Person};
 use crate::AppState;
 
 struct SectionChoice {
@@ -139,14 +139,6 @@ async fn settings_page(
     res
 }
 
-fn posted(person: &Person, id: &str, form: &FormFields) -> Result<RecordId, Box<Response>> {
-    let id = record_id(id).ok_or_else(|| Box::new(not_found(person)))?;
-    if !person.csrf_ok(form.get("csrf")) {
-        return Err(Box::new(csrf_refused()));
-    }
-    Ok(id)
-}
-
 #[derive(serde::Deserialize)]
 pub struct NoticeQuery {
     notice: Option<String>,
@@ -243,12 +235,9 @@ pub async fn revoke_code(
     Path((id, code)): Path<(String, String)>,
     form: FormFields,
 ) -> Response {
-    let id = match posted(&person, &id, &form) {
-        Ok(id) => id,
+    let (id, code) = match posted_about::<EmergencyCodeId>(&person, &id, &code, &form) {
+        Ok(v) => v,
         Err(res) => return *res,
-    };
-    let Ok(code) = code.parse::<EmergencyCodeId>() else {
-        return not_found(&person);
     };
     let svc = state.services.clone();
     let ctx = Context::person(person.account());

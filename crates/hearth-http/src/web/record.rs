@@ -50,12 +50,25 @@ pub fn record_id(s: &str) -> Option<RecordId> {
 }
 
 /// The record id of a form posted to `/records/{id}/…`, once the form's CSRF token is checked.
-fn posted(person: &Person, id: &str, form: &FormFields) -> Result<RecordId, Box<Response>> {
+pub fn posted(person: &Person, id: &str, form: &FormFields) -> Result<RecordId, Box<Response>> {
     let id = record_id(id).ok_or_else(|| Box::new(not_found(person)))?;
     if !person.csrf_ok(form.get("csrf")) {
         return Err(Box::new(csrf_refused()));
     }
     Ok(id)
+}
+
+/// [`posted`] to `/records/{id}/…/{target}`: the record id and the target (an account, an
+/// invitation, a code) parsed from the path.
+pub fn posted_about<T: std::str::FromStr>(
+    person: &Person,
+    id: &str,
+    target: &str,
+    form: &FormFields,
+) -> Result<(RecordId, T), Box<Response>> {
+    let id = posted(person, id, form)?;
+    let target = target.parse().map_err(|_| Box::new(not_found(person)))?;
+    Ok((id, target))
 }
 
 pub fn not_found(person: &Person) -> Response {

@@ -23,11 +23,11 @@ use hearth_domain::datatypes::registry;
 use hearth_domain::{AccessLevel, AccountId, InvitationId, RecordId, Relationship, Timestamp};
 
 use super::form::FormFields;
-use super::record::{not_found, record_id};
+use super::record::{not_found, posted, posted_about, record_id};
 use super::record_nav::{RecordNav, Section, nav_for};
 use super::records::relationship_label;
 use super::render::{self, FieldErrors, blocking, when};
-use super::session::{Person, csrf_refused};
+use super::session::Person;
 use crate::AppState;
 
 pub struct Choice {
@@ -288,14 +288,6 @@ async fn refused(
     }
 }
 
-fn checked(person: &Person, id: &str, form: &FormFields) -> Result<RecordId, Box<Response>> {
-    let id = record_id(id).ok_or_else(|| Box::new(not_found(person)))?;
-    if !person.csrf_ok(form.get("csrf")) {
-        return Err(Box::new(csrf_refused()));
-    }
-    Ok(id)
-}
-
 /// `None` for "all types", else the chosen ones.
 fn chosen_types(form: &FormFields) -> Option<Vec<String>> {
     (form.get("scope") == "chosen").then(|| form.all("types"))
@@ -307,7 +299,7 @@ pub async fn invite(
     Path(id): Path<String>,
     form: FormFields,
 ) -> Response {
-    let id = match checked(&person, &id, &form) {
+    let id = match posted(&person, &id, &form) {
         Ok(id) => id,
         Err(res) => return *res,
     };
@@ -379,12 +371,9 @@ async fn invitation_action(
     form: FormFields,
     resend: bool,
 ) -> Response {
-    let id = match checked(&person, &id, &form) {
-        Ok(id) => id,
+    let (id, inv) = match posted_about::<InvitationId>(&person, &id, &inv, &form) {
+        Ok(v) => v,
         Err(res) => return *res,
-    };
-    let Ok(inv) = inv.parse::<InvitationId>() else {
-        return not_found(&person);
     };
     let svc = state.services.clone();
     let ctx = Context::person(person.account());
@@ -409,12 +398,9 @@ pub async fn change(
     Path((id, account)): Path<(String, String)>,
     form: FormFields,
 ) -> Response {
-    let id = match checked(&person, &id, &form) {
-        Ok(id) => id,
+    let (id, account) = match posted_about::<AccountId>(&person, &id, &account, &form) {
+        Ok(v) => v,
         Err(res) => return *res,
-    };
-    let Ok(account) = account.parse::<AccountId>() else {
-        return not_found(&person);
     };
     let change = AccessChange {
         level: AccessLevel::parse(form.get("level")).unwrap_or(AccessLevel::View),
@@ -436,12 +422,9 @@ pub async fn remove(
     Path((id, account)): Path<(String, String)>,
     form: FormFields,
 ) -> Response {
-    let id = match checked(&person, &id, &form) {
-        Ok(id) => id,
+    let (id, account) = match posted_about::<AccountId>(&person, &id, &account, &form) {
+        Ok(v) => v,
         Err(res) => return *res,
-    };
-    let Ok(account) = account.parse::<AccountId>() else {
-        return not_found(&person);
     };
     let svc = state.services.clone();
     let ctx = Context::person(person.account());
