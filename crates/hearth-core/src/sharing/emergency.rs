@@ -95,6 +95,8 @@ pub struct EmergencySettings {
     pub profile: EmergencyProfile,
     pub chosen: bool,
     pub codes: Vec<EmergencyCode>,
+    /// The page a code would show now (not audited as a use).
+    pub preview: EmergencyView,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -158,7 +160,7 @@ fn contact_line(name: Option<String>, relation: Option<String>, phones: Vec<Stri
 }
 
 impl Services {
-    /// The emergency profile and codes of a record (custodians).
+    /// The emergency profile, codes and preview of a record (custodians).
     pub fn emergency_settings(&self, ctx: &Context, record: RecordId) -> ServiceResult<EmergencySettings> {
         self.authorize(ctx, record, Operation::ManageAccess)?;
         let stored = self.store.emergency_profile(record)?;
@@ -170,6 +172,7 @@ impl Services {
             updated_by: ctx.actor().account.unwrap_or_default(),
         });
         Ok(EmergencySettings {
+            preview: self.emergency_view(record, &profile)?.0,
             profile,
             chosen,
             codes: self.store.emergency_codes(record)?,
@@ -279,12 +282,6 @@ impl Services {
             }
             Ok(())
         })
-    }
-
-    /// The emergency page as a code would show it (custodians preview it; not audited as a use).
-    pub fn emergency_preview(&self, ctx: &Context, record: RecordId) -> ServiceResult<EmergencyView> {
-        let settings = self.emergency_settings(ctx, record)?;
-        Ok(self.emergency_view(record, &settings.profile)?.0)
     }
 
     /// Opens the emergency profile a typed code unlocks. `client` is the caller's address (the

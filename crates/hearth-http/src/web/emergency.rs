@@ -89,13 +89,12 @@ async fn settings_page(
     let ctx = Context::person(person.account());
     let loaded = blocking(move || {
         let settings = svc.emergency_settings(&ctx, id)?;
-        let preview = svc.emergency_preview(&ctx, id)?;
         let record = svc.record(&ctx, id)?;
         let nav = nav_for(&svc, &ctx, &record, Section::Emergency)?;
-        Ok((record, nav, settings, preview))
+        Ok((record, nav, settings))
     })
     .await;
-    let (record, nav, settings, preview) = match loaded {
+    let (record, nav, settings) = match loaded {
         Ok(v) => v,
         Err(ServiceError::NotFound(_)) => return not_found(person),
         Err(e) => return render::service_error(&e, person.layout("Emergency access")),
@@ -127,7 +126,7 @@ async fn settings_page(
                 active: c.is_active(),
             })
             .collect(),
-        preview,
+        preview: settings.preview,
         new_code,
         address: state.services.auth_settings().url("/emergency"),
         errors,
@@ -264,8 +263,8 @@ pub async fn card(
     let address = state.services.auth_settings().url("/emergency");
     let made = blocking(move || {
         svc.emergency_code_of(&ctx, id, &typed)?;
-        let view = svc.emergency_preview(&ctx, id)?;
-        super::wallet_card::render(&view.record_name, &address, &typed.to_uppercase())
+        let name = svc.emergency_settings(&ctx, id)?.preview.record_name;
+        super::wallet_card::render(&name, &address, &typed.to_uppercase())
             .map_err(|e| ServiceError::Internal(format!("wallet card: {e}")))
     })
     .await;
