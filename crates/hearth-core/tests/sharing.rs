@@ -522,6 +522,35 @@ fn invitations_are_resent_cancelled_declined_and_locked() {
             ),
             "{backend}"
         );
+
+        // An inviter sends 20 invitation mails an hour freely; the next one must wait.
+        let mut sent = 0;
+        let refused = loop {
+            let to = format!("guest{sent}@example.org");
+            match fx
+                .svc
+                .invite(&ann, r, invite(&fx, &to, AccessLevel::View, None, 3, None))
+            {
+                Ok(_) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent <= 20, "{backend}: no limit");
+        };
+        assert_eq!(sent, 20, "{backend}");
+        assert!(
+            matches!(refused, ServiceError::Throttled { .. }),
+            "{backend}: {refused:?}"
+        );
+        fx.clock.advance_seconds(2 * 60 * 60);
+        assert!(
+            fx.svc
+                .invite(
+                    &ann,
+                    r,
+                    invite(&fx, "late@example.org", AccessLevel::View, None, 3, None)
+                )
+                .is_ok()
+        );
     }
 }
 

@@ -17,6 +17,15 @@ use crate::auth::secrets::{fingerprint, hash_password, new_token, verify_passwor
 use crate::authz::Operation;
 use crate::{Context, ServiceError, ServiceResult, Services};
 
+/// Invitation mails per inviter: 20 an hour freely, then each waits, doubling up to an hour (a
+/// custodian's account cannot be used to flood strangers' mailboxes).
+pub const INVITATIONS_PER_HOUR: Policy = Policy {
+    // A hit counts before it is judged: 19 free, so the 21st in the hour waits.
+    free: 19,
+    window_secs: 60 * 60,
+    max_lock_secs: 60 * 60,
+};
+
 /// Longest an invitation may stay open, days.
 pub const MAX_INVITATION_DAYS: u32 = 30;
 
@@ -120,6 +129,7 @@ impl Services {
                 .ok_or_else(|| ServiceError::Forbidden("only a person can invite someone".into()))?;
             let now = self.now();
             let req = self.checked(req, now)?;
+            self.auth.throttle.hit(&format!("invite:{inviter}"), INVITATIONS_PER_HOUR)?;
             if let Some(existing) = self.account_by_email(&req.email)?
                 && let Some(a) = self
                     .store
@@ -192,6 +202,9 @@ impl Services {
         self.audited(ctx, Some(record), AuditAction::InvitationResent, || {
             self.authorize(ctx, record, Operation::ManageAccess)?;
             let mut inv = self.pending_invitation(record, id)?;
+            self.auth
+                .throttle
+                .hit(&format!("invite:{}", inv.invited_by), INVITATIONS_PER_HOUR)?;
             let now = self.now();
             let open_for = inv.expires_at.0 - inv.created_at.0;
             let token = new_token("hinv");
