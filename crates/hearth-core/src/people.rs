@@ -153,18 +153,6 @@ impl Services {
             Ok(access)
         })
     }
-
-    pub fn remove_access(&self, ctx: &Context, record: RecordId, account: AccountId) -> ServiceResult<()> {
-        self.audited(ctx, Some(record), AuditAction::RevokeAccess, || {
-            self.authorize(ctx, record, Operation::ManageAccess)?;
-            self.store.remove_access(
-                record,
-                account,
-                &self.audit_entry(ctx, Some(record), AuditAction::RevokeAccess),
-            )?;
-            Ok(())
-        })
-    }
 }
 
 impl Principal {

@@ -622,7 +622,7 @@ fn custodians_change_access_hand_over_and_keep_a_custodian() {
         );
         assert!(
             matches!(
-                fx.svc.remove_person(&ann, r, fx.ann),
+                fx.svc.remove_access(&ann, r, fx.ann),
                 Err(ServiceError::Conflict(_))
             ),
             "{backend}"
@@ -652,7 +652,7 @@ fn custodians_change_access_hand_over_and_keep_a_custodian() {
             "{backend}"
         );
         // Cleo removes Bo; Bo is told.
-        fx.svc.remove_person(&Context::person(cleo), r, fx.bo).unwrap();
+        fx.svc.remove_access(&Context::person(cleo), r, fx.bo).unwrap();
         assert!(
             fx.sent
                 .to("bo@example.org")

@@ -131,11 +131,9 @@ impl Services {
             let req = self.checked(req, now)?;
             self.auth.throttle.hit(&format!("invite:{inviter}"), INVITATIONS_PER_HOUR)?;
             if let Some(existing) = self.account_by_email(&req.email)?
-                && let Some(a) = self
-                    .store
-                    .accesses(record)?
+                && let Some(a) = crate::authz::live_accesses(&*self.store, record, now)?
                     .into_iter()
-                    .find(|a| a.account_id == existing.id && a.is_live(now))
+                    .find(|a| a.account_id == existing.id)
                 && a.level >= req.level
                 && !req.hand_over
             {

@@ -117,7 +117,7 @@ impl Services {
     }
 
     /// Removes someone's access (custodians); the last custodian stays.
-    pub fn remove_person(&self, ctx: &Context, record: RecordId, account: AccountId) -> ServiceResult<()> {
+    pub fn remove_access(&self, ctx: &Context, record: RecordId, account: AccountId) -> ServiceResult<()> {
         self.audited(ctx, Some(record), AuditAction::RevokeAccess, || {
             self.authorize(ctx, record, Operation::ManageAccess)?;
             let entry = self.audit_entry(ctx, Some(record), AuditAction::RevokeAccess);

@@ -428,7 +428,7 @@ pub async fn remove(
     };
     let svc = state.services.clone();
     let ctx = Context::person(person.account());
-    match blocking(move || svc.remove_person(&ctx, id, account)).await {
+    match blocking(move || svc.remove_access(&ctx, id, account)).await {
         Ok(()) if account == person.account() => Redirect::to("/records?notice=left").into_response(),
         Ok(()) => Redirect::to(&format!("/records/{id}/sharing?notice=removed")).into_response(),
         Err(e) => refused(&state, &person, id, FormFields::default(), e).await,
